@@ -1,0 +1,91 @@
+"""The ``aejax`` command line: run, sweep, analyze, list.
+
+Exit status: 0 success; 2 bad input or usage (one message naming the file /
+key / value, no traceback); 1 anything else (a traceback, or a diverged run).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="aejax", description="Autoencoders in JAX/Flax.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp):
+        sp.add_argument("experiment", help="module name under experiments/ or a path to a .py file")
+        sp.add_argument("--workdir", help="run directory (default results/<experiment>/<run-name>)")
+        sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key by its dotted path (repeatable)")
+        sp.add_argument("--quick", action="store_true", help="a smoke run of seconds: tiny data, few steps")
+
+    r = sub.add_parser("run", help="train one configuration")
+    common(r)
+    r.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
+    s = sub.add_parser("sweep", help="run every configuration of the experiment's sweep()")
+    common(s)
+    s.add_argument("--shard", default="0/1", metavar="I/N", help="run only every N-th configuration, from I")
+    a = sub.add_parser("analyze", help="latent-space analysis of a finished run directory")
+    a.add_argument("run_dir")
+    sub.add_parser("list", help="list experiments and data sources")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    from aejax.errors import UserError
+    try:
+        if args.command == "run":
+            from aejax.runner import run
+            summary = run(args.experiment, workdir=args.workdir, overrides=args.overrides,
+                          quick=args.quick, overwrite=args.overwrite)
+            _print_summary(summary)
+        elif args.command == "sweep":
+            from aejax.sweep import run_sweep
+            run_sweep(args.experiment, workdir=args.workdir, overrides=args.overrides,
+                      quick=args.quick, shard=args.shard)
+        elif args.command == "analyze":
+            from aejax.analysis.run_dir import analyze
+            analyze(args.run_dir)
+        elif args.command == "list":
+            _list()
+    except UserError as e:
+        print(f"aejax: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("aejax: interrupted; checkpoints already written are kept (rerun to resume)", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001
+        from aejax.train.fit import TrainingDiverged
+        if isinstance(e, TrainingDiverged):
+            print(f"aejax: {e}", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+def _print_summary(summary: dict) -> None:
+    keys = [k for k in summary if k.startswith("test/")] + [
+        "epochs_run", "best_epoch", "train_samples_per_s", "time_to_first_step_s", "wall_s"]
+    width = max(len(k) for k in keys)
+    for k in keys:
+        if k in summary:
+            v = summary[k]
+            print(f"{k:<{width}}  {v:.6g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+
+
+def _list() -> None:
+    from aejax import data, experiment
+    print("experiments:")
+    for name in experiment.list_names():
+        print(f"  {name:<22} {experiment.summary_line(name)}")
+    print("data sources:")
+    for src in data.list_sources():
+        label = src.name + (":ARG" if src.takes_arg else "")
+        print(f"  {label:<22} {src.doc}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

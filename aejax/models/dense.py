@@ -1,0 +1,68 @@
+"""Fully connected autoencoder with any layer sizes (mirrored decoder).
+
+The course's Part 1 is ``DenseAE(hidden=(400, 200), latent_dim=100)`` on
+784-pixel images (784-400-200-100-200-400-784); the course listing's example
+is ``DenseAE(hidden=(), latent_dim=25)`` on 100 features (100-25-100); the
+tabular seed's deep autoencoder is ``DenseAE(hidden=(32, 16), latent_dim=7)``.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import numpy as np
+
+from aejax.models.common import activation
+
+
+class DenseAE(nn.Module):
+    """Encoder ``hidden... -> latent_dim``; decoder mirrors it back to ``out_shape``.
+
+    ``out_shape`` is the shape of one example (``(28, 28, 1)`` or ``(8,)``);
+    inputs of that shape are flattened, outputs reshaped back to it.
+    """
+
+    out_shape: Sequence[int]
+    latent_dim: int = 100
+    hidden: Sequence[int] = (400, 200)
+    decoder_hidden: Sequence[int] | None = None  # default: reversed(hidden)
+    activation: str = "relu"
+    latent_activation: str = "linear"
+    output_activation: str = "sigmoid"
+
+    def setup(self):
+        dec = tuple(reversed(self.hidden)) if self.decoder_hidden is None else tuple(self.decoder_hidden)
+        self.enc_layers = [nn.Dense(f, name=f"enc_{i}") for i, f in enumerate((*self.hidden, self.latent_dim))]
+        self.dec_layers = [nn.Dense(f, name=f"dec_{i}")
+                           for i, f in enumerate((*dec, int(np.prod(self.out_shape))))]
+
+    def encode(self, x, *, train: bool = False):
+        """[B, *out_shape] -> code [B, latent_dim]."""
+        del train
+        h = x.reshape(x.shape[0], -1)  # [B, P]
+        act = activation(self.activation)
+        for layer in self.enc_layers[:-1]:
+            h = act(layer(h))
+        return activation(self.latent_activation)(self.enc_layers[-1](h))
+
+    def decode(self, z, *, train: bool = False):
+        """code [B, latent_dim] -> reconstruction [B, *out_shape]."""
+        del train
+        act = activation(self.activation)
+        h = z
+        for layer in self.dec_layers[:-1]:
+            h = act(layer(h))
+        h = activation(self.output_activation)(self.dec_layers[-1](h))
+        return h.reshape(z.shape[0], *self.out_shape)  # [B, *out_shape]
+
+    def __call__(self, x, *, train: bool = False):
+        return self.decode(self.encode(x, train=train), train=train)
+
+
+
+def square_ish(n: int) -> tuple[int, int]:
+    """(h, w) with h * w == n, h >= w, as square as possible (100 -> (10, 10), 392 -> (28, 14))."""
+    w = int(np.sqrt(n))
+    while n % w:
+        w -= 1
+    return n // w, w

@@ -1,0 +1,152 @@
+"""Figures, made from the files in a run directory (never from inside the training loop).
+
+``run_figures(run_dir)`` writes ``figures/*.png``:
+
+- ``loss.png`` -- training and validation loss against epoch (log scale);
+- for image data: ``test_originals.png`` (first ten test images),
+  ``test_bottlenecks.png`` (their codes as images: 100 -> 10x10, the conv
+  7x7x8 bottleneck -> 28x14 as a 4x2 grid of its eight 7x7 maps),
+  ``test_reconstructions.png`` and ``test_overview.png`` (all three rows);
+- when denoising (``data.noise_std > 0``): ``train_clean.png``,
+  ``train_noisy.png``, ``test_clean.png``, ``test_noisy.png``,
+  ``test_denoised.png`` and ``denoise_overview.png``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from aejax.models import code_images  # noqa: E402
+from aejax.train.fit import read_metrics  # noqa: E402
+
+
+def loss_curves(metrics: list[dict], path: Path, title: str, loss_name: str) -> None:
+    """Training and validation loss against epoch."""
+    epochs = [m["epoch"] for m in metrics]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for key, label in (("train/loss", "training"), ("val/loss", "validation")):
+        ys = [m.get(key) for m in metrics]
+        ax.plot(epochs, [np.nan if y is None else y for y in ys], label=label,
+                marker="o" if len(epochs) < 20 else None, ms=3)
+    ys = [m.get("val/loss") for m in metrics if m.get("val/loss") is not None]
+    if ys and min(ys) > 0 and max(ys) / min(ys) > 5:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"loss ({loss_name})")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def image_row(images: np.ndarray, path: Path, title: str, labels=None, cmap="gray",
+              vrange: tuple | None = (0.0, 1.0), caption: str | None = None) -> None:
+    """One row of images [K, H, W(, 1)] with a title and per-image labels."""
+    images = np.asarray(images)
+    if images.ndim == 4:
+        images = images[..., 0]
+    k = len(images)
+    fig, axes = plt.subplots(1, k, figsize=(1.4 * k, 1.4 * images.shape[1] / images.shape[2] + 0.7))
+    for i, ax in enumerate(np.atleast_1d(axes)):
+        lo, hi = vrange if vrange else (images[i].min(), images[i].max())
+        ax.imshow(images[i], cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel(f"#{i}" if labels is None else f"#{i}: {labels[i]}", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    if caption:
+        fig.text(0.5, 0.01, caption, ha="center", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def image_grid(rows: list[tuple[str, np.ndarray, tuple | None]], path: Path, title: str) -> None:
+    """Several labelled rows of images: [(row label, [K, H, W(, 1)], value range or None)]."""
+    k = len(rows[0][1])
+    fig, axes = plt.subplots(len(rows), k, figsize=(1.3 * k, 1.45 * len(rows) + 0.4), squeeze=False)
+    for r, (label, images, vrange) in enumerate(rows):
+        images = np.asarray(images)
+        images = images[..., 0] if images.ndim == 4 else images
+        for i in range(k):
+            ax = axes[r, i]
+            lo, hi = vrange if vrange else (images[i].min(), images[i].max())
+            ax.imshow(images[i], cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_ylabel(label, fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run_figures(run_dir: Path) -> list[Path]:
+    """Write every figure of a finished run; returns their paths."""
+    run_dir = Path(run_dir)
+    cfg = json.loads((run_dir / "config.json").read_text())
+    out = run_dir / "figures"
+    out.mkdir(exist_ok=True)
+    model = cfg["model"]["name"]
+    made = []
+    metrics = read_metrics(run_dir / "metrics.jsonl")
+    if metrics:
+        p = out / "loss.png"
+        loss_curves(metrics, p, f"{model} autoencoder on {cfg['data']['name']}: loss per epoch",
+                    cfg["train"]["loss"])
+        made.append(p)
+    ex_path = run_dir / "analysis" / "examples.npz"
+    if not ex_path.exists():
+        return made
+    ex = dict(np.load(ex_path))
+    if ex["test_x"].ndim != 4:  # not images: tabular figures are the experiment's own
+        return made
+    labels = ex.get("test_y")
+    k = len(ex["test_x"])
+    codes = code_images(ex["test_code"])
+    code_desc = "x".join(map(str, ex["test_code"].shape[1:]))
+    code_shape = "x".join(map(str, codes.shape[1:]))
+    noisy = cfg["data"].get("noise_std", 0) > 0
+    src = cfg["data"]["name"]
+    figs = [
+        ("test_originals.png", ex["test_x"], f"First {k} test images ({src})", (0, 1), None),
+        ("test_bottlenecks.png", codes, f"Bottleneck codes of the first {k} test images "
+         f"({code_desc} shown as {code_shape})", None,
+         "each code scaled to its own min..max" + (" (8 maps of 7x7 tiled 4 rows x 2 columns)"
+                                                    if ex["test_code"].ndim == 4 else "")),
+        ("test_reconstructions.png", ex["test_recon"], f"Reconstructions of the first {k} test images",
+         (0, 1), None),
+    ]
+    if noisy:
+        sigma = cfg["data"]["noise_std"]
+        figs += [
+            ("train_clean.png", ex["train_x"], f"First {k} training images", (0, 1), None),
+            ("train_noisy.png", ex["train_input"], f"First {k} training images + {sigma} x N(0, 1) "
+             "noise, clipped to [0, 1]", (0, 1), None),
+            ("test_clean.png", ex["test_x"], f"First {k} test images", (0, 1), None),
+            ("test_noisy.png", ex["test_input"], f"First {k} test images with noise "
+             f"({sigma} x N(0, 1), clipped)", (0, 1), None),
+            ("test_denoised.png", ex["test_recon"], f"First {k} test images after denoising", (0, 1), None),
+        ]
+    for name, images, title, vrange, caption in figs:
+        p = out / name
+        image_row(images, p, title, labels=labels if "test" in name else None, vrange=vrange, caption=caption)
+        made.append(p)
+    rows = [("original", ex["test_x"], (0, 1))]
+    if noisy:
+        rows.append(("noisy input", ex["test_input"], (0, 1)))
+    rows += [(f"code ({code_shape})", codes, None),
+             ("denoised" if noisy else "reconstruction", ex["test_recon"], (0, 1))]
+    p = out / ("denoise_overview.png" if noisy else "test_overview.png")
+    image_grid(rows, p, f"{model} autoencoder: first {k} test images")
+    made.append(p)
+    return made

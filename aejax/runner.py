@@ -1,0 +1,241 @@
+"""One run: config -> data -> model -> training -> evaluation -> files in the run directory.
+
+:func:`run` is what ``aejax run`` calls; everything it writes is listed in
+DESIGN.md's run-directory contract (config.json, metrics.jsonl, summary.json,
+checkpoints/, figures/, analysis/, report.html).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from aejax import config as config_lib
+from aejax import experiment as experiment_lib
+from aejax.errors import UserError
+
+RESUME_IGNORED = ("train.epochs", "train.progress", "train.patience")
+
+
+def resolve_config(exp, overrides: Iterable[str] = (), quick: bool = False) -> dict:
+    """The experiment's config with ``--quick`` and ``--set`` applied, then validated."""
+    cfg = exp.get_config()
+    if quick:
+        cfg = exp.quick(cfg) if hasattr(exp, "quick") else quick_config(cfg)
+    cfg = config_lib.override(cfg, overrides)
+    validate(cfg)
+    return cfg
+
+
+def quick_config(cfg: dict) -> dict:
+    """The default ``--quick`` smoke run: little data, two epochs, every stage still runs."""
+    cfg = json.loads(json.dumps(cfg))
+    cfg["data"]["limit"] = cfg["data"].get("limit") or 512
+    cfg["train"]["epochs"] = 2
+    cfg["train"]["batch_size"] = min(cfg["train"]["batch_size"], 64)
+    cfg["train"]["eval_batch_size"] = min(cfg["train"].get("eval_batch_size", 1000), 256)
+    cfg["quick"] = True
+    return cfg
+
+
+def validate(cfg: Mapping) -> None:
+    """Check values that would otherwise fail deep inside training."""
+    from aejax.train import losses, step
+    t = cfg["train"]
+    checks = [
+        (isinstance(cfg.get("seed"), int), "seed", "an integer"),
+        (t["epochs"] >= 1, "train.epochs", "an integer >= 1"),
+        (t["batch_size"] >= 1, "train.batch_size", "an integer >= 1"),
+        (t["learning_rate"] > 0, "train.learning_rate", "a number > 0"),
+        (t["patience"] >= 0, "train.patience", "an integer >= 0 (0 = no early stopping)"),
+        (t["loss"] in losses.LOSSES, "train.loss", f"one of {sorted(losses.LOSSES)}"),
+        (t["strategy"] in ("mesh", "pmap"), "train.strategy", "'mesh' or 'pmap'"),
+        (0 <= cfg["data"]["val_fraction"] < 1, "data.val_fraction", "a fraction in [0, 1)"),
+    ]
+    for ok, key, expected in checks:
+        if not ok:
+            raise UserError(f"{key}={json.dumps(config_lib.get(cfg, key))}: expected {expected}")
+    try:
+        step.make_optimizer(t["optimizer"], 1e-3)
+    except ValueError as e:
+        raise UserError(f"train.optimizer: {e}") from None
+
+
+def default_workdir(exp_name: str, cfg: Mapping) -> Path:
+    """``results/<experiment>/<run-name>``; the run name is ``cfg['name']`` or 'default' / 'quick'."""
+    name = cfg.get("name") or ("quick" if cfg.get("quick") else "default")
+    return Path("results") / exp_name / name
+
+
+def prepare_workdir(workdir: Path, cfg: Mapping, overwrite: bool) -> bool:
+    """Create the run directory; True when it holds a run to resume.
+
+    A directory holding a checkpoint of a *different* config is refused (exit 2)
+    rather than resumed into nonsense; ``--overwrite`` starts afresh.
+    """
+    if overwrite and workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    old_path = workdir / "config.json"
+    has_ckpt = (workdir / "checkpoints" / "latest").is_dir() and any((workdir / "checkpoints" / "latest").iterdir())
+    if has_ckpt and old_path.exists():
+        try:
+            old = json.loads(old_path.read_text())
+        except json.JSONDecodeError as e:
+            raise UserError(f"{old_path}: not valid JSON ({e.msg}); use --overwrite to start afresh") from e
+        a, b = config_lib.flatten(old), config_lib.flatten(cfg)
+        diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in RESUME_IGNORED)
+        if diff:
+            raise UserError(f"{workdir}: holds a run with a different config ({', '.join(diff[:5])}); "
+                            "use --overwrite to start afresh or another --workdir")
+    (workdir / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    return has_ckpt
+
+
+def run(experiment: str, *, workdir: str | os.PathLike | None = None, overrides: Iterable[str] = (),
+        quick: bool = False, overwrite: bool = False, stop_after_epoch: int | None = None) -> dict:
+    """Run (or resume) one experiment; returns the summary dict also saved as summary.json."""
+    t_start = time.perf_counter()
+    exp = experiment_lib.load(experiment)
+    cfg = resolve_config(exp, overrides, quick)
+    workdir = Path(workdir) if workdir else default_workdir(exp.NAME, cfg)
+    prepare_workdir(workdir, cfg, overwrite)
+    if hasattr(exp, "run"):  # experiments with their own pipeline (e.g. analysis only)
+        return exp.run(cfg, workdir)
+    return train_and_report(cfg, workdir, t_start=t_start, stop_after_epoch=stop_after_epoch,
+                            hooks=exp)
+
+
+def train_and_report(cfg: Mapping, workdir: Path, *, t_start: float | None = None,
+                     stop_after_epoch: int | None = None, hooks=None) -> dict:
+    """The standard autoencoder pipeline on an already prepared run directory."""
+    import jax
+
+    from aejax import data as data_lib
+    from aejax import models
+    from aejax.train.checkpoint import Checkpoints
+    from aejax.train.fit import fit
+    from aejax.train.step import Task, Trainer, host, init_state, make_optimizer
+
+    t_start = time.perf_counter() if t_start is None else t_start
+    t, d = cfg["train"], cfg["data"]
+    ds = data_lib.load(d["name"], seed=cfg["seed"], val_fraction=d["val_fraction"],
+                       test_fraction=d["test_fraction"], limit=d["limit"] or None, options=d["options"])
+    if hooks is not None and hasattr(hooks, "prepare_data"):
+        ds = hooks.prepare_data(ds, cfg)
+    try:
+        model = models.build(cfg["model"], ds.example_shape)
+        task = Task(model, make_optimizer(t["optimizer"], t["learning_rate"], t["weight_decay"]),
+                    t["loss"], float(d["noise_std"]))
+        trainer = Trainer(task, t["batch_size"], t["eval_batch_size"], t["strategy"])
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    if len(ds.train) < t["batch_size"]:
+        raise UserError(f"train.batch_size={t['batch_size']} is larger than the {len(ds.train)} "
+                        "training examples; lower it")
+
+    root = jax.random.key(cfg["seed"])
+    init_key, data_key, step_key, eval_key = jax.random.split(root, 4)
+    keys = {"data": data_key, "step": step_key, "eval": eval_key}
+    state = trainer.put_state(init_state(task, ds.example_shape, init_key))
+    arrays = {"train": trainer.put(ds.train.x), "val": trainer.put(ds.val.x), "test": trainer.put(ds.test.x)}
+    # Validation / test inputs are corrupted once, with their own keys: every epoch
+    # and every seed of a sweep is scored on the same noisy images.
+    arrays["val_in"] = trainer.put(task.corrupt(arrays["val"], jax.random.fold_in(eval_key, 1)))
+    arrays["test_in"] = trainer.put(task.corrupt(arrays["test"], jax.random.fold_in(eval_key, 2)))
+    t_compile = time.perf_counter()
+    trainer.lower_epoch(state, arrays["train"], data_key, step_key)
+    compile_s = time.perf_counter() - t_compile
+    t_ready = time.perf_counter()
+
+    ckpt = Checkpoints(workdir / "checkpoints")
+    try:
+        best, loop = fit(trainer, state, arrays, keys, epochs=t["epochs"], patience=t["patience"],
+                         workdir=workdir, checkpoints=ckpt, progress=t["progress"],
+                         checkpoint_every_s=t.get("checkpoint_every_s", 30.0),
+                         stop_after_epoch=stop_after_epoch)
+    finally:
+        ckpt.close()
+    if stop_after_epoch is not None and loop["epoch"] < t["epochs"] and not loop["stopped"]:
+        return {"stopped_after_epoch": loop["epoch"]}
+
+    test = host(trainer.evaluate(best.params, arrays["test_in"], arrays["test"], eval_key))
+    n_params = int(sum(np.size(p) for p in jax.tree.leaves(best.params)))
+    steps_per_epoch = len(ds.train) // t["batch_size"]
+    first_step_s = t_ready - t_start + (loop["train_s"] / max(loop["epoch"], 1)) / max(steps_per_epoch, 1)
+    summary = {
+        "params": n_params,
+        "train_examples": len(ds.train),
+        "val_examples": len(ds.val),
+        "test_examples": len(ds.test),
+        "epochs_run": loop["epoch"],
+        "best_epoch": loop["best_epoch"],
+        "stopped": loop["stopped"] or "completed all epochs",
+        "wall_s": round(time.perf_counter() - t_start, 3),
+        "train_s": round(loop["train_s"], 3),
+        "compile_s": round(compile_s, 3),
+        "time_to_first_step_s": round(first_step_s, 3),
+        "train_samples_per_s": round(loop["train_samples"] / max(loop["train_s"], 1e-9), 1),
+        "devices": f"{trainer.n_dev} x {jax.devices()[0].platform}",
+        **{f"test/{k}": v for k, v in test.items()},
+    }
+    outputs = save_examples(trainer, best.params, ds, arrays, cfg, workdir)
+    if d["noise_std"] > 0:
+        summary["test/psnr_noisy"] = _psnr(np.asarray(arrays["test_in"]), ds.test.x)
+        summary["test/psnr_denoised"] = summary["test/psnr"]
+    if hooks is not None and hasattr(hooks, "after_training"):
+        summary.update(hooks.after_training(cfg=cfg, workdir=workdir, trainer=trainer,
+                                            params=best.params, data=ds, arrays=arrays) or {})
+    (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    finish(workdir, cfg, outputs)
+    return summary
+
+
+def _psnr(noisy: np.ndarray, clean: np.ndarray) -> float:
+    """Mean over examples of per-example PSNR (dB, data range 1)."""
+    err = ((noisy - clean) ** 2).reshape(len(clean), -1).mean(axis=1)
+    return float(np.mean(10 * np.log10(1.0 / np.maximum(err, 1e-12))))
+
+
+def save_examples(trainer, params, ds, arrays, cfg, workdir: Path) -> dict:
+    """Save what the figures and the latent analysis read: ``analysis/examples.npz``
+    (the first examples of train and test: clean, model input, code, reconstruction)
+    and ``analysis/latents.npy`` (codes of the whole test split)."""
+    k = int(cfg.get("figures", {}).get("examples", 10))
+    out_dir = workdir / "analysis"
+    out_dir.mkdir(exist_ok=True)
+    test_codes = np.asarray(trainer.predict(params, arrays["test_in"], method="encode"))
+    recon = np.asarray(trainer.predict(params, arrays["test_in"][:k]))
+    train_in = np.asarray(trainer.task.corrupt(arrays["train"][:k], _figure_key(cfg)))
+    ex = {"test_x": ds.test.x[:k], "test_input": np.asarray(arrays["test_in"][:k]),
+          "test_code": test_codes[:k], "test_recon": recon,
+          "train_x": ds.train.x[:k], "train_input": train_in}
+    if ds.test.y is not None:
+        ex["test_y"] = np.asarray(ds.test.y[:k])
+    np.savez(out_dir / "examples.npz", **ex)
+    np.save(out_dir / "latents.npy", test_codes.reshape(len(test_codes), -1))
+    return ex
+
+
+def _figure_key(cfg):
+    import jax
+    return jax.random.fold_in(jax.random.key(cfg["seed"]), 99)
+
+
+def finish(workdir: Path, cfg: Mapping, outputs: Mapping) -> None:
+    """Analysis, figures and the HTML report, all read from the run directory."""
+    from aejax import plots, report
+    if cfg.get("analysis", {}).get("enabled", True):
+        try:
+            from aejax.analysis import run_dir as analysis_run_dir
+        except ImportError:
+            analysis_run_dir = None
+        if analysis_run_dir is not None:
+            analysis_run_dir.analyze(workdir)
+    plots.run_figures(workdir)
+    report.write_run_report(workdir)

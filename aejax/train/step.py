@@ -1,0 +1,275 @@
+"""The pure, jit-compiled pieces: train state, objective, train step, epoch, evaluation.
+
+Nothing here touches the host: an epoch is one compiled ``lax.scan`` over
+batches gathered on the device from arrays that already live there. Random
+keys are explicit: the epoch's shuffle from ``fold_in(data_key, epoch)``, each
+step's noise / sampling from ``fold_in(step_key, step)``, so a resumed run draws
+exactly what an uninterrupted one would.
+
+Data parallelism (``Parallel``): with a one-axis mesh the dataset is replicated
+and each batch is constrained to be split over the ``data`` axis, so XLA's SPMD
+partitioner turns the same program into a data-parallel one (gradients are
+all-reduced). The ``pmap`` strategy gives the same numbers the explicit way:
+every device gathers the global batch, takes its slice, and ``pmean``s grads.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from aejax.train import losses
+
+AXIS = "data"
+
+
+@flax.struct.dataclass
+class TrainState:
+    """Everything that changes during training (checkpointed as one pytree)."""
+
+    step: jax.Array  # int32 scalar
+    params: Any
+    opt_state: Any
+
+
+def make_optimizer(name: str, learning_rate: float, weight_decay: float = 0.0):
+    """An optax optimizer by name: adam, adamw, sgd, momentum, rmsprop, adagrad."""
+    makers = {
+        "adam": lambda: optax.adam(learning_rate),
+        "adamw": lambda: optax.adamw(learning_rate, weight_decay=weight_decay),
+        "sgd": lambda: optax.sgd(learning_rate),
+        "momentum": lambda: optax.sgd(learning_rate, momentum=0.9),
+        "rmsprop": lambda: optax.rmsprop(learning_rate),
+        "adagrad": lambda: optax.adagrad(learning_rate),
+    }
+    if name not in makers:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(makers)}")
+    return makers[name]()
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """The static description of what is trained (hashable; closed over by jit)."""
+
+    model: Any                      # flax module with encode / decode / __call__
+    tx: optax.GradientTransformation
+    loss: str = "mse"
+    noise_std: float = 0.0          # denoising: input = clip(x + noise_std * N(0, 1), 0, 1)
+
+    def objective(self, params, x_in, target, key):
+        """Per-example loss [B] and per-example metrics {name: [B]}.
+
+        A model with a ``loss_terms`` method (VAE, sparse AE, ...) defines its own
+        objective; otherwise the loss is ``losses.<loss>(model(x_in), target)``.
+        """
+        if hasattr(self.model, "loss_terms"):
+            return self.model.apply({"params": params}, x_in, target, key=key, loss=self.loss,
+                                    method="loss_terms")
+        recon = self.model.apply({"params": params}, x_in)
+        per_example = losses.loss_fn(self.loss)(recon, target)  # [B]
+        return per_example, {"loss": per_example, "mse": losses.mse(recon, target),
+                             "psnr": losses.psnr(recon, target)}
+
+    def corrupt(self, x, key):
+        """The model's input for clean examples ``x`` (noisy when denoising)."""
+        if self.noise_std <= 0:
+            return x
+        return jnp.clip(x + self.noise_std * jax.random.normal(key, x.shape, x.dtype), 0.0, 1.0)
+
+
+def init_state(task: Task, example_shape, key) -> TrainState:
+    """Initialise parameters and optimizer state under jit.
+
+    The init program runs once, so it is compiled at XLA's lowest optimisation
+    level: this halves its compile time (mostly the threefry generator) and
+    gives the same numbers.
+    """
+    def init(key):
+        params = task.model.init(key, jnp.zeros((1, *example_shape), jnp.float32))["params"]
+        return TrainState(jnp.zeros((), jnp.int32), params, task.tx.init(params))
+
+    compiled = jax.jit(init).lower(key).compile(
+        compiler_options={"xla_backend_optimization_level": 0,
+                          "xla_llvm_disable_expensive_passes": True})
+    return compiled(key)
+
+
+def train_step(task: Task, state: TrainState, x_in, target, key, axis_name: str | None = None):
+    """One optimizer step on one batch. x_in, target: [B, ...]. -> (state, {metric: scalar}).
+
+    The loss is the batch mean of the per-example loss; under ``pmap``
+    (``axis_name`` set) gradients and metrics are averaged over devices.
+    """
+    def loss_fn(params):
+        per_example, metrics = task.objective(params, x_in, target, key)
+        return per_example.mean(), metrics
+
+    (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    metrics = {k: v.mean() for k, v in metrics.items()}
+    if axis_name is not None:
+        grads, metrics = jax.lax.pmean((grads, metrics), axis_name)
+    updates, opt_state = task.tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    return TrainState(state.step + 1, params, opt_state), metrics
+
+
+@dataclasses.dataclass
+class Trainer:
+    """Compiled epoch / evaluation / prediction functions for one task and device set.
+
+    ``traces`` counts how often each function was traced: a test asserts the
+    epoch is compiled once however many epochs run.
+    """
+
+    task: Task
+    batch_size: int
+    eval_batch_size: int = 1000
+    strategy: str = "mesh"          # "mesh" or "pmap"
+    devices: Any = None             # default: all devices
+    traces: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        self.devices = list(self.devices or jax.devices())
+        self.n_dev = len(self.devices)
+        if self.batch_size % self.n_dev:
+            raise ValueError(f"train.batch_size={self.batch_size} must be a multiple of the "
+                             f"{self.n_dev} devices")
+        if self.eval_batch_size % self.n_dev:
+            self.eval_batch_size += self.n_dev - self.eval_batch_size % self.n_dev
+        self.mesh = Mesh(np.array(self.devices), (AXIS,))
+        self.replicated = NamedSharding(self.mesh, P())
+        self.batch_sharding = NamedSharding(self.mesh, P(AXIS))
+        if self.strategy == "mesh":
+            self._epoch = jax.jit(self._epoch_mesh, donate_argnums=0)
+        elif self.strategy == "pmap":
+            self._epoch = jax.pmap(self._epoch_pmap, axis_name=AXIS, in_axes=(0, None, None, None, None),
+                                   devices=self.devices, donate_argnums=0)
+        else:
+            raise ValueError(f"train.strategy={self.strategy!r}: expected 'mesh' or 'pmap'")
+        self._eval = jax.jit(self._eval_impl)
+        self._predict = jax.jit(self._predict_impl, static_argnames="method")
+
+    def _count(self, name):
+        self.traces[name] = self.traces.get(name, 0) + 1
+
+    # -- placement ---------------------------------------------------------------------
+    def put(self, x):
+        """Put a host array on the devices (replicated: every device holds the dataset)."""
+        return jax.device_put(x, self.replicated)
+
+    def put_state(self, state: TrainState) -> TrainState:
+        """Place a state for training (replicated; stacked per device under pmap)."""
+        if self.strategy == "pmap":
+            return jax.tree.map(lambda a: jax.device_put(
+                jnp.broadcast_to(a, (self.n_dev, *a.shape)), self.batch_sharding), state)
+        return jax.device_put(state, self.replicated)
+
+    def get_state(self, state: TrainState) -> TrainState:
+        """The single (unstacked) state, whatever the strategy."""
+        return jax.tree.map(lambda a: a[0], state) if self.strategy == "pmap" else state
+
+    # -- one epoch -----------------------------------------------------------------------
+    def _batches(self, x, key):
+        n = x.shape[0]
+        nb = n // self.batch_size  # the ragged last batch is dropped in training
+        return jax.random.permutation(key, n)[: nb * self.batch_size].reshape(nb, self.batch_size)
+
+    def _epoch_mesh(self, state, x, data_key, step_key, epoch):
+        self._count("epoch")
+        idx = self._batches(x, jax.random.fold_in(data_key, epoch))  # [nb, B]
+
+        def body(state, idx_b):
+            self._count("step")
+            clean = jax.lax.with_sharding_constraint(x[idx_b], self.batch_sharding)  # [B, ...]
+            key = jax.random.fold_in(step_key, state.step)
+            x_in = self.task.corrupt(clean, jax.random.fold_in(key, 1))
+            return train_step(self.task, state, x_in, clean, key)
+
+        state, metrics = jax.lax.scan(body, state, idx)
+        return state, jax.tree.map(jnp.mean, metrics)
+
+    def _epoch_pmap(self, state, x, data_key, step_key, epoch):
+        self._count("epoch")
+        idx = self._batches(x, jax.random.fold_in(data_key, epoch))  # [nb, B]
+        local = self.batch_size // self.n_dev
+        dev = jax.lax.axis_index(AXIS)
+
+        def body(state, idx_b):
+            self._count("step")
+            clean = x[idx_b]  # [B, ...] the global batch, as on one device
+            key = jax.random.fold_in(step_key, state.step)
+            x_in = self.task.corrupt(clean, jax.random.fold_in(key, 1))
+            mine = lambda a: jax.lax.dynamic_slice_in_dim(a, dev * local, local)  # [B/n, ...]
+            return train_step(self.task, state, mine(x_in), mine(clean), key, axis_name=AXIS)
+
+        state, metrics = jax.lax.scan(body, state, idx)
+        return state, jax.tree.map(jnp.mean, metrics)
+
+    def epoch(self, state, x, data_key, step_key, epoch: int):
+        """Run one epoch; returns (state, {metric: mean over the epoch's steps}) on device."""
+        state, metrics = self._epoch(state, x, data_key, step_key, jnp.int32(epoch))
+        if self.strategy == "pmap":
+            metrics = jax.tree.map(lambda a: a[0], metrics)
+        return state, metrics
+
+    def lower_epoch(self, state, x, data_key, step_key):
+        """Compile the epoch ahead of time (to time compilation apart from running)."""
+        if self.strategy == "mesh":
+            self._epoch = self._epoch.lower(state, x, data_key, step_key, jnp.int32(0)).compile()
+
+    # -- evaluation ----------------------------------------------------------------------
+    def _padded(self, *arrays):
+        n = arrays[0].shape[0]
+        bs = self.eval_batch_size
+        nb = -(-n // bs)
+        out = [jnp.pad(a, [(0, nb * bs - n)] + [(0, 0)] * (a.ndim - 1)).reshape(nb, bs, *a.shape[1:])
+               for a in arrays]  # each [nb, bs, ...]
+        mask = (jnp.arange(nb * bs) < n).reshape(nb, bs)
+        return out, mask
+
+    def _eval_impl(self, params, x_in, target, key):
+        self._count("eval")
+        (xs, ts), mask = self._padded(x_in, target)
+
+        def body(sums, batch):
+            xb, tb, mb = batch
+            xb = jax.lax.with_sharding_constraint(xb, self.batch_sharding)
+            _, metrics = self.task.objective(params, xb, tb, key)
+            return jax.tree.map(lambda s, m: s + jnp.sum(jnp.where(mb, m, 0.0)), sums, metrics), None
+
+        zeros = jax.tree.map(lambda m: jnp.zeros((), jnp.float32),
+                             jax.eval_shape(lambda: self.task.objective(params, xs[0], ts[0], key)[1]))
+        sums, _ = jax.lax.scan(body, zeros, (xs, ts, mask))
+        return jax.tree.map(lambda s: s / x_in.shape[0], sums)
+
+    def evaluate(self, params, x_in, target, key):
+        """Mean over all examples of each per-example metric (padded, masked batches)."""
+        return self._eval(params, x_in, target, key)
+
+    def _predict_impl(self, params, x, method):
+        self._count("predict")
+        (xs,), _ = self._padded(x)
+
+        def body(_, xb):
+            return None, self.task.model.apply({"params": params}, xb, method=method)
+
+        _, out = jax.lax.scan(body, None, xs)
+        return jax.tree.map(lambda o: o.reshape(-1, *o.shape[2:])[: x.shape[0]], out)
+
+    def predict(self, params, x, method: str = "__call__"):
+        """The model's ``method`` (encode / decode / __call__) on all of ``x``, batched."""
+        return self._predict(params, x, method=method)
+
+
+def host(tree) -> Any:
+    """Fetch a pytree of device arrays as numpy / Python floats (one sync)."""
+    return jax.tree.map(lambda a: np.asarray(a).item() if np.ndim(a) == 0 else np.asarray(a),
+                        jax.device_get(tree))
+
+
