@@ -39,6 +39,7 @@ def base_config() -> dict:
             "eval_batch_size": 1000,
             "strategy": "mesh",     # "mesh" (jit + NamedSharding) or "pmap"; both data-parallel
             "progress": True,
+            "checkpoint_every_s": 30.0,  # save 'latest' at most this often (and at the end)
         },
         "analysis": {"enabled": True},
         "figures": {"examples": 10},

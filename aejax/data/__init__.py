@@ -20,6 +20,7 @@ Images are float32 in [0, 1], NHWC. Tabular data is float32 [N, F].
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Callable, Mapping
 
 import numpy as np
@@ -112,8 +113,14 @@ def load(name: str, *, seed: int = 0, val_fraction: float = 0.1,
          options: Mapping | None = None) -> Dataset:
     """Load source ``name`` and split it deterministically (see module doc)."""
     src, arg = _resolve(name)
-    raw = src.fn(arg, seed=seed, **dict(options or {})) if src.takes_arg else \
-        src.fn(seed=seed, **dict(options or {}))
+    options = dict(options or {})
+    accepted = {p.name for p in inspect.signature(src.fn).parameters.values()
+                if p.kind is p.KEYWORD_ONLY} - {"seed"}  # options are keyword-only
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise UserError(f"data.options.{unknown[0]}: not an option of source {src.name!r}; "
+                        f"it takes {sorted(accepted) or 'none'}")
+    raw = src.fn(arg, seed=seed, **options) if src.takes_arg else src.fn(seed=seed, **options)
     rng = np.random.default_rng(seed)
     if raw.test is None:
         n = len(raw.train)

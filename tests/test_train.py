@@ -1,0 +1,105 @@
+"""The training engine: one trace per step, resume, divergence, early stopping."""
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from aejax import models, runner
+from aejax.errors import UserError
+from aejax.train.fit import TrainingDiverged, read_metrics
+from aejax.train.step import Task, Trainer, init_state, make_optimizer
+
+SMALL = ["data.name=digits", "model.hidden=[32]", "model.latent_dim=8", "train.batch_size=64",
+         "train.eval_batch_size=128", "train.progress=false", "analysis.enabled=false"]
+
+
+def _task(noise=0.0):
+    model = models.build({"name": "dense", "hidden": [16], "latent_dim": 4}, (8, 8, 1))
+    return Task(model, make_optimizer("adam", 1e-3), "mse", noise)
+
+
+def test_epoch_and_step_are_traced_once():
+    task = _task(noise=0.1)
+    trainer = Trainer(task, batch_size=32, eval_batch_size=64, devices=jax.devices()[:1])
+    x = trainer.put(np.random.default_rng(0).uniform(size=(200, 8, 8, 1)).astype(np.float32))
+    state, keys = init_state(task, (8, 8, 1), 0)
+    state = trainer.put_state(state)
+    for epoch in range(1, 4):
+        state, metrics = trainer.epoch(state, x, keys["data"], keys["step"], epoch)
+    assert trainer.traces == {"epoch": 1, "step": 1}
+    assert int(state.step) == 3 * (200 // 32)  # the ragged last batch is dropped
+    # 200 = 3 full eval batches of 64 + a ragged 8: padded and masked, one trace.
+    for _ in range(2):
+        m = trainer.evaluate(state.params, x, x, keys["eval"])
+    assert trainer.traces["eval"] == 1
+    # The masked mean equals the plain mean over all 200 examples.
+    recon = task.model.apply({"params": state.params}, x)
+    np.testing.assert_allclose(float(m["mse"]), float(jnp.mean((recon - x) ** 2)), rtol=1e-5)
+
+
+def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(tmp_path):
+    sets = SMALL + ["train.epochs=4"]
+    full = runner.run("mnist_dense", workdir=tmp_path / "full", overrides=sets)
+    part = runner.run("mnist_dense", workdir=tmp_path / "part", overrides=sets, stop_after_epoch=2)
+    assert part == {"stopped_after_epoch": 2}
+    assert len(read_metrics(tmp_path / "part" / "metrics.jsonl")) == 2
+    resumed = runner.run("mnist_dense", workdir=tmp_path / "part", overrides=sets)
+    assert resumed["epochs_run"] == full["epochs_run"] == 4
+    assert resumed["test/mse"] == pytest.approx(full["test/mse"], rel=1e-6)
+    a = read_metrics(tmp_path / "full" / "metrics.jsonl")
+    b = read_metrics(tmp_path / "part" / "metrics.jsonl")
+    assert [r["epoch"] for r in b] == [1, 2, 3, 4]
+    for ra, rb in zip(a, b):
+        assert ra["train/loss"] == pytest.approx(rb["train/loss"], rel=1e-6)
+        assert ra["val/loss"] == pytest.approx(rb["val/loss"], rel=1e-6)
+    la = np.load(tmp_path / "full" / "analysis" / "latents.npy")
+    lb = np.load(tmp_path / "part" / "analysis" / "latents.npy")
+    np.testing.assert_allclose(la, lb, rtol=1e-5, atol=1e-6)
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    runner.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=1"])
+    with pytest.raises(UserError, match="different config.*train.learning_rate"):
+        runner.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.learning_rate=0.1"])
+
+
+def test_corrupt_checkpoint_is_a_clear_error_and_nothing_is_deleted(tmp_path):
+    runner.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=1"])
+    latest = tmp_path / "checkpoints" / "latest" / "1" / "state"
+    for f in latest.rglob("*"):
+        if f.is_file() and f.stat().st_size > 0:
+            f.write_bytes(b"garbage")
+    with pytest.raises(UserError, match=r"checkpoints/latest/1: cannot restore"):
+        runner.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=2"])
+    assert (tmp_path / "summary.json").exists() and (tmp_path / "metrics.jsonl").exists()
+
+
+def test_non_finite_loss_stops_naming_the_epoch_and_keeps_checkpoints(tmp_path, monkeypatch):
+    real_epoch = Trainer.epoch
+
+    def poisoned(self, state, x, data_key, step_key, epoch):
+        state, metrics = real_epoch(self, state, x, data_key, step_key, epoch)
+        if epoch == 3:
+            metrics = dict(metrics, loss=jnp.float32(jnp.nan))
+        return state, metrics
+
+    monkeypatch.setattr(Trainer, "epoch", poisoned)
+    sets = SMALL + ["train.epochs=5", "train.checkpoint_every_s=0.0"]
+    with pytest.raises(TrainingDiverged, match="epoch 3: the loss is not finite"):
+        runner.run("mnist_dense", workdir=tmp_path, overrides=sets)
+    rows = read_metrics(tmp_path / "metrics.jsonl")
+    assert [r["epoch"] for r in rows] == [1, 2, 3] and rows[-1]["train/loss"] is None
+    assert sorted(p.name for p in (tmp_path / "checkpoints" / "latest").iterdir()) == ["2"]
+
+
+def test_early_stopping(tmp_path):
+    # A learning rate this small cannot improve val/loss by much: patience 2 stops it.
+    sets = SMALL + ["train.epochs=50", "train.patience=2", "train.learning_rate=1e-9"]
+    summary = runner.run("mnist_dense", workdir=tmp_path, overrides=sets)
+    assert summary["epochs_run"] < 50
+    assert summary["stopped"].startswith("early stopping")
+    assert summary["best_epoch"] == summary["epochs_run"] - 2
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert cfg["train"]["patience"] == 2
