@@ -1,0 +1,155 @@
+"""Which latent units matter: variance, active units and ablation importance.
+
+Variance says how much a unit moves; ablation says how much the decoder needs
+it. A unit can vary a lot and still be ignored by the decoder (or be
+redundant with another unit), so the ranking to report for "which neurons
+learn the important features" is :func:`ablation_importance` +
+:func:`rank_units`; variance and active units are the cheap first look.
+
+Shapes: codes ``z`` / posterior means ``mu`` are ``[N, D]`` (rows = examples).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from aejax.analysis.spectrum import _as_2d
+
+
+def unit_variance(z) -> np.ndarray:
+    """Per-unit variance of codes ``z`` [N, D] over examples (ddof=1) -> [D].
+
+    Equals the diagonal of ``np.cov(z, rowvar=False)``.
+    """
+    z = _as_2d(z)
+    return z.var(axis=0, ddof=1)
+
+
+def active_units(mu, threshold: float = 0.01) -> dict:
+    """Active units in the sense of Burda et al. (2016), IWAE, Sec. 5.2.
+
+    A unit u is active when ``Cov_x(E[u | x]) > threshold``, i.e. when the
+    variance over examples of its posterior mean exceeds 0.01. ``mu`` [N, D]
+    holds E[z | x] per example (the encoder mean of a VAE, or the code of a
+    deterministic autoencoder). The threshold is absolute: it assumes codes on
+    the N(0, 1) prior's scale, so for an unregularised autoencoder compare
+    units relative to each other as well.
+
+    Returns ``{"count": int, "mask": bool ndarray [D], "variance": ndarray [D]}``
+    (the variance uses ddof=1).
+    """
+    var = unit_variance(mu)
+    mask = var > threshold
+    return {"count": int(mask.sum()), "mask": mask, "variance": var}
+
+
+def mse_per_example(x_hat, x) -> np.ndarray:
+    """Default ``loss_fn``: squared error averaged over all non-batch axes -> [N].
+
+    Differences are taken in the inputs' dtype, the mean is accumulated in
+    float64.
+    """
+    x_hat, x = np.asarray(x_hat), np.asarray(x)
+    err = np.square(x_hat - x)
+    return err.reshape(err.shape[0], -1).mean(axis=1, dtype=np.float64)
+
+
+def _per_example(loss_fn, x_hat, x, n: int) -> np.ndarray:
+    loss = np.asarray(loss_fn(x_hat, x), dtype=np.float64)
+    if loss.shape != (n,):
+        raise ValueError(
+            f"loss_fn must return per-example losses of shape ({n},), got {loss.shape}; "
+            "reduce over features only, not over the batch")
+    return loss
+
+
+def ablation_importance(z, decode_fn: Callable[[np.ndarray], np.ndarray], x_target,
+                        loss_fn: Callable | None = None, directions=None,
+                        batch_size: int = 8192) -> dict:
+    """Loss increase when one unit (or one direction) of the code is ablated.
+
+    For each unit d, ``z[:, d]`` is replaced by its mean over the N examples,
+    the ablated codes are decoded with ``decode_fn`` and the reconstruction
+    loss against ``x_target`` [N, ...] is compared with the unablated one.
+    With ``directions`` [D, M] (orthonormal columns, e.g. the covariance
+    eigenvectors from :func:`aejax.analysis.spectrum.covariance_spectrum`),
+    direction m is ablated instead: the code's coordinate along it is set to
+    its mean, ``z - ((z - mean) @ v) v^T`` -- this answers "which modes
+    matter" rather than "which units".
+
+    ``decode_fn`` maps a numpy [B, D] array (in ``z``'s dtype) to a numpy
+    [B, ...] array (wrap a jitted ``model.apply`` and ``np.asarray``; the last
+    call of a pass may have fewer rows, so pad inside ``decode_fn`` if a
+    recompile per shape matters). It is called on at most
+    ``batch_size`` rows at a time: the D ablated copies of ``z`` are built a
+    chunk of units at a time, so memory stays at about ``batch_size`` decoded
+    examples. ``loss_fn(x_hat, x)`` returns per-example losses [B]; the
+    default is the squared error averaged over features. The loss of a
+    configuration is the mean of the per-example losses over the N examples.
+
+    Returns ``{"baseline_loss": float, "ablated_loss": ndarray [M],
+    "increase": ndarray [M]}`` with ``increase = ablated_loss - baseline_loss``
+    (M = D for units).
+    """
+    _as_2d(z)  # validation only: decode in the caller's dtype (float32 for a JAX model)
+    z = np.asarray(z)
+    if not np.issubdtype(z.dtype, np.floating):
+        z = z.astype(np.float64)
+    n, d = z.shape
+    x_target = np.asarray(x_target)
+    if x_target.shape[0] != n:
+        raise ValueError(f"x_target has {x_target.shape[0]} examples, z has {n}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    loss_fn = mse_per_example if loss_fn is None else loss_fn
+    mean = z.mean(axis=0, dtype=np.float64)  # [D]
+    if directions is None:
+        m = d
+    else:
+        directions = np.asarray(directions, dtype=np.float64)
+        if directions.ndim != 2 or directions.shape[0] != d:
+            raise ValueError(f"directions must be [D={d}, M], got shape {directions.shape}")
+        m = directions.shape[1]
+        proj = (z - mean) @ directions  # [N, M], float64
+
+    def mean_loss(codes: np.ndarray) -> float:
+        """Mean per-example loss of codes [N, D], decoded in row batches."""
+        total = 0.0
+        for s in range(0, n, batch_size):
+            x_hat = np.asarray(decode_fn(codes[s:s + batch_size]))
+            total += _per_example(loss_fn, x_hat, x_target[s:s + batch_size],
+                                  x_hat.shape[0]).sum()
+        return total / n
+
+    baseline = mean_loss(z)
+    ablated = np.empty(m)
+    units_per_chunk = max(1, batch_size // n)
+    for u0 in range(0, m, units_per_chunk):
+        idx = np.arange(u0, min(u0 + units_per_chunk, m))
+        c = idx.size
+        block = np.broadcast_to(z, (c, n, d)).copy()  # [C, N, D], z's dtype
+        if directions is None:
+            block[np.arange(c), :, idx] = mean[idx][:, None]
+        else:
+            shift = proj[:, idx].T[:, :, None] * directions[:, idx].T[:, None, :]  # [C, N, D]
+            block -= shift.astype(block.dtype)
+        if c == 1:
+            ablated[idx[0]] = mean_loss(block[0])
+            continue
+        x_hat = np.asarray(decode_fn(block.reshape(c * n, d)))  # [C*N, ...]
+        x_hat = x_hat.reshape((c, n) + x_hat.shape[1:])
+        for i in range(c):
+            ablated[idx[i]] = _per_example(loss_fn, x_hat[i], x_target, n).mean()
+    return {"baseline_loss": float(baseline), "ablated_loss": ablated,
+            "increase": ablated - baseline}
+
+
+def rank_units(importance) -> np.ndarray:
+    """Unit indices sorted by importance [D], most important first -> int [D].
+
+    Ties keep index order; NaN importances go last.
+    """
+    imp = np.asarray(importance, dtype=np.float64)
+    key = np.where(np.isnan(imp), np.inf, -imp)
+    return np.argsort(key, kind="stable")
