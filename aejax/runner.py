@@ -250,3 +250,44 @@ def finish(workdir: Path, cfg: Mapping, outputs: Mapping) -> None:
             analysis_run_dir.analyze(workdir)
     plots.run_figures(workdir)
     report.write_run_report(workdir)
+
+
+def load_run(run_dir, which: str = "best"):
+    """Rebuild a finished run from its directory: config, data, model and parameters.
+
+    Returns a ``types.SimpleNamespace`` with ``cfg``, ``data`` (the same split, from
+    the saved seed), ``model``, ``task``, ``trainer`` and ``params`` (from the
+    ``best`` or ``latest`` checkpoint).
+    """
+    import types
+
+    from aejax import data as data_lib
+    from aejax import models
+    from aejax.train.checkpoint import Checkpoints
+    from aejax.train.step import Task, Trainer, abstract_init, make_optimizer
+
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.exists():
+        raise UserError(f"{run_dir}: not a run directory (no config.json)")
+    try:
+        cfg = json.loads(cfg_path.read_text())
+    except json.JSONDecodeError as e:
+        raise UserError(f"{cfg_path}: not valid JSON ({e.msg})") from e
+    t, d = cfg["train"], cfg["data"]
+    ds = data_lib.load(d["name"], seed=cfg["seed"], val_fraction=d["val_fraction"],
+                       test_fraction=d["test_fraction"], limit=d["limit"] or None, options=d["options"])
+    model = models.build(cfg["model"], ds.example_shape)
+    task = Task(model, make_optimizer(t["optimizer"], t["learning_rate"], t["weight_decay"]),
+                t["loss"], float(d["noise_std"]))
+    trainer = Trainer(task, t["batch_size"], t["eval_batch_size"], "mesh")
+    ckpt = Checkpoints(run_dir / "checkpoints")
+    try:
+        if ckpt.latest_epoch(which) is None:
+            raise UserError(f"{run_dir / 'checkpoints' / which}: no checkpoint to load")
+        abs_state, _ = abstract_init(task, ds.example_shape, cfg["seed"])
+        state, _ = ckpt.restore(which, trainer.abstract(abs_state))
+    finally:
+        ckpt.close()
+    return types.SimpleNamespace(cfg=cfg, data=ds, model=model, task=task, trainer=trainer,
+                                 params=state.params)

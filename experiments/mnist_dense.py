@@ -18,3 +18,10 @@ def get_config() -> dict:
     cfg["model"] = {"name": "dense", "hidden": [400, 200], "latent_dim": 100, "activation": "relu",
                     "latent_activation": "linear", "output_activation": "sigmoid"}
     return cfg
+
+
+def sweep(quick: bool = False):
+    """Code size x seeds: how the reconstruction error falls with the bottleneck."""
+    from aejax import hyper
+    sizes = [8, 32] if quick else [10, 25, 50, 100, 200]
+    return hyper.product([hyper.sweep("model.latent_dim", sizes), hyper.sweep("seed", range(2 if quick else 3))])
