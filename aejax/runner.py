@@ -29,6 +29,8 @@ def resolve_config(exp, overrides: Iterable[str] = (), quick: bool = False) -> d
     if quick:
         cfg = exp.quick(cfg) if hasattr(exp, "quick") else quick_config(cfg)
     cfg = config_lib.override(cfg, overrides)
+    if hasattr(exp, "resolve"):  # e.g. a `zoo.type` key that fills in the model section
+        cfg = exp.resolve(cfg)
     validate(cfg)
     return cfg
 
@@ -105,6 +107,8 @@ def run(experiment: str, *, workdir: str | os.PathLike | None = None, overrides:
     ``summary['time_to_first_step_s']`` counts from here, after the imports.
     """
     import aejax.train.fit  # noqa: F401  (jax, flax, optax, orbax: imports are not start-up)
+    from aejax import jaxsetup
+    jaxsetup.configure()
     t_start = time.perf_counter()
     exp = experiment_lib.load(experiment)
     cfg = resolve_config(exp, overrides, quick)
@@ -149,8 +153,10 @@ def train_and_report(cfg: Mapping, workdir: Path, *, t_start: float | None = Non
     # Validation / test inputs are corrupted once, on the host with the seed: every
     # epoch, and every model of a sweep with this seed, is scored on the same images.
     rng = np.random.default_rng([cfg["seed"], 1])
-    arrays["val_in"] = trainer.put(corrupt_np(ds.val.x, d["noise_std"], rng))
-    arrays["test_in"] = trainer.put(corrupt_np(ds.test.x, d["noise_std"], rng))
+    for split in ("val", "test"):
+        x = getattr(ds, split).x
+        arrays[f"{split}_in"] = trainer.put(corrupt_np(x, d["noise_std"], rng)) if d["noise_std"] > 0 \
+            else arrays[split]
     # Compile the epoch (from shapes alone) while the parameters are initialised.
     abs_state, abs_keys = (trainer.abstract(a) for a in abstract_init(task, ds.example_shape, cfg["seed"]))
     with ThreadPoolExecutor(1) as pool:

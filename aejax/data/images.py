@@ -20,7 +20,8 @@ OFFLINE_HINT = ("offline image sources that need no download: data.name=mnist5k 
 
 
 def _cache_dir() -> Path:
-    d = Path(os.environ.get("AEJAX_CACHE", Path.home() / ".cache" / "aejax"))
+    from aejax.jaxsetup import cache_root
+    d = cache_root()
     d.mkdir(parents=True, exist_ok=True)
     return d
 
