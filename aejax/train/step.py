@@ -1,12 +1,13 @@
 """The pure, jit-compiled pieces: train state, objective, train step, epoch, evaluation.
 
-Nothing here touches the host: an epoch is one compiled ``lax.scan`` over
-batches gathered on the device from arrays that already live there. Random
-keys are explicit: the epoch's shuffle from ``fold_in(data_key, epoch)``, each
-step's noise / sampling from ``fold_in(step_key, step)``, so a resumed run draws
-exactly what an uninterrupted one would.
+Python is not in the hot loop: an epoch is one compiled ``lax.scan`` over
+batches gathered on the device from arrays that already live there; only the
+epoch's batch indices ([nb, B] int32) go in. Randomness is explicit: the
+epoch's shuffle from (data key, epoch), each step's noise / sampling from
+``fold_in(step_key, step)``, so a resumed run draws exactly what an
+uninterrupted one would.
 
-Data parallelism (``Parallel``): with a one-axis mesh the dataset is replicated
+Data parallelism (``Trainer``): with a one-axis mesh the dataset is replicated
 and each batch is constrained to be split over the ``data`` axis, so XLA's SPMD
 partitioner turns the same program into a data-parallel one (gradients are
 all-reduced). The ``pmap`` strategy gives the same numbers the explicit way:
@@ -62,15 +63,19 @@ class Task:
     loss: str = "mse"
     noise_std: float = 0.0          # denoising: input = clip(x + noise_std * N(0, 1), 0, 1)
 
-    def objective(self, params, x_in, target, key):
+    def objective(self, params, x_in, target, key, step=None):
         """Per-example loss [B] and per-example metrics {name: [B]}.
 
         A model with a ``loss_terms`` method (VAE, sparse AE, ...) defines its own
         objective; otherwise the loss is ``losses.<loss>(model(x_in), target)``.
+        ``step`` (the optimizer step, an int32 scalar during training, None at
+        evaluation) is passed on to a ``loss_terms`` that takes a ``step`` keyword
+        (e.g. KL annealing); other models never see it.
         """
         if hasattr(self.model, "loss_terms"):
+            extra = {"step": step} if step is not None and _takes_step(self.model) else {}
             return self.model.apply({"params": params}, x_in, target, key=key, loss=self.loss,
-                                    method="loss_terms")
+                                    method="loss_terms", **extra)
         recon = self.model.apply({"params": params}, x_in)
         per_example = losses.loss_fn(self.loss)(recon, target)  # [B]
         return per_example, {"loss": per_example, "mse": losses.mse(recon, target),
@@ -81,6 +86,12 @@ class Task:
         if self.noise_std <= 0:
             return x
         return jnp.clip(x + self.noise_std * jax.random.normal(key, x.shape, x.dtype), 0.0, 1.0)
+
+
+def _takes_step(model) -> bool:
+    """Whether ``model.loss_terms`` accepts a ``step`` keyword."""
+    import inspect
+    return "step" in inspect.signature(type(model).loss_terms).parameters
 
 
 KEY_NAMES = ("data", "step", "eval")
@@ -121,7 +132,7 @@ def train_step(task: Task, state: TrainState, x_in, target, key, axis_name: str 
     (``axis_name`` set) gradients and metrics are averaged over devices.
     """
     def loss_fn(params):
-        per_example, metrics = task.objective(params, x_in, target, key)
+        per_example, metrics = task.objective(params, x_in, target, key, step=state.step)
         return per_example.mean(), metrics
 
     (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
@@ -162,7 +173,7 @@ class Trainer:
         if self.strategy == "mesh":
             self._epoch = jax.jit(self._epoch_mesh, donate_argnums=0)
         elif self.strategy == "pmap":
-            self._epoch = jax.pmap(self._epoch_pmap, axis_name=AXIS, in_axes=(0, None, None, None, None),
+            self._epoch = jax.pmap(self._epoch_pmap, axis_name=AXIS, in_axes=(0, None, None, None),
                                    devices=self.devices, donate_argnums=0)
         else:
             raise ValueError(f"train.strategy={self.strategy!r}: expected 'mesh' or 'pmap'")
@@ -189,14 +200,20 @@ class Trainer:
         return jax.tree.map(lambda a: a[0], state) if self.strategy == "pmap" else state
 
     # -- one epoch -----------------------------------------------------------------------
-    def _batches(self, x, key):
-        n = x.shape[0]
-        nb = n // self.batch_size  # the ragged last batch is dropped in training
-        return jax.random.permutation(key, n)[: nb * self.batch_size].reshape(nb, self.batch_size)
+    def batch_indices(self, data_key, epoch: int, n: int) -> np.ndarray:
+        """The epoch's shuffled batches as example indices, int32 [nb, B], made on the host.
 
-    def _epoch_mesh(self, state, x, data_key, step_key, epoch):
+        numpy's generator seeded with (the data key's words, epoch): deterministic,
+        the same on every backend, and it keeps threefry and a sort out of the
+        compiled epoch (30 % less compile time). The ragged last batch is dropped.
+        """
+        words = np.asarray(jax.random.key_data(data_key)).ravel().tolist()
+        perm = np.random.default_rng([*words, epoch]).permutation(n)
+        nb = n // self.batch_size
+        return perm[: nb * self.batch_size].reshape(nb, self.batch_size).astype(np.int32)
+
+    def _epoch_mesh(self, state, x, idx, step_key):
         self._count("epoch")
-        idx = self._batches(x, jax.random.fold_in(data_key, epoch))  # [nb, B]
 
         def body(state, idx_b):
             self._count("step")
@@ -208,9 +225,8 @@ class Trainer:
         state, metrics = jax.lax.scan(body, state, idx)
         return state, jax.tree.map(jnp.mean, metrics)
 
-    def _epoch_pmap(self, state, x, data_key, step_key, epoch):
+    def _epoch_pmap(self, state, x, idx, step_key):
         self._count("epoch")
-        idx = self._batches(x, jax.random.fold_in(data_key, epoch))  # [nb, B]
         local = self.batch_size // self.n_dev
         dev = jax.lax.axis_index(AXIS)
 
@@ -227,7 +243,9 @@ class Trainer:
 
     def epoch(self, state, x, data_key, step_key, epoch: int):
         """Run one epoch; returns (state, {metric: mean over the epoch's steps}) on device."""
-        state, metrics = self._epoch(state, x, data_key, step_key, jnp.int32(epoch))
+        idx = self.batch_indices(data_key, epoch, x.shape[0])
+        idx = jax.device_put(idx, self.replicated) if self.strategy == "mesh" else idx
+        state, metrics = self._epoch(state, x, idx, step_key)
         if self.strategy == "pmap":
             metrics = jax.tree.map(lambda a: a[0], metrics)
         return state, metrics
@@ -239,7 +257,9 @@ class Trainer:
         initialised (XLA compiles in C++ without the GIL), halving start-up.
         """
         if self.strategy == "mesh":
-            self._epoch = self._epoch.lower(state, x, data_key, step_key, jnp.int32(0)).compile()
+            nb = x.shape[0] // self.batch_size
+            idx = jax.ShapeDtypeStruct((nb, self.batch_size), jnp.int32, sharding=self.replicated)
+            self._epoch = self._epoch.lower(state, x, idx, step_key).compile()
 
     def abstract(self, tree):
         """ShapeDtypeStructs of ``tree`` carrying the sharding :meth:`put_state` gives."""
