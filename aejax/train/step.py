@@ -236,7 +236,9 @@ class Trainer:
             key = jax.random.fold_in(step_key, state.step)
             x_in = self.task.corrupt(clean, jax.random.fold_in(key, 1))
             mine = lambda a: jax.lax.dynamic_slice_in_dim(a, dev * local, local)  # [B/n, ...]
-            return train_step(self.task, state, mine(x_in), mine(clean), key, axis_name=AXIS)
+            # Sampling inside the objective (VAEs) must differ between the shards.
+            return train_step(self.task, state, mine(x_in), mine(clean), jax.random.fold_in(key, dev),
+                              axis_name=AXIS)
 
         state, metrics = jax.lax.scan(body, state, idx)
         return state, jax.tree.map(jnp.mean, metrics)
