@@ -10,6 +10,16 @@ configurations I, I+N, I+2N, ... (hosts of a multi-host sweep each take one).
 After running, the sweep directory gets ``sweep.csv`` (one row per finished
 run: its overrides as columns, then its summary figures), ``sweep.md`` (the
 same grouped over seeds: mean ± std) and ``report.html``.
+
+Sweep options are given as ``--set sweep.NAME=VALUE`` and are not part of any
+run's config (a run's config, and so its results, do not depend on them):
+
+- ``sweep.vectorize_seeds=true``: the configurations that differ only in
+  ``seed`` train together in one compiled program (``jax.vmap`` over the
+  seeds, :mod:`aejax.train.vectorized`), each still in its own run directory
+  with the full contract and results equal to its sequential run. The
+  finished runs of a group are skipped; its unfinished runs restart together
+  from epoch 0. With ``--shard`` whole seed groups are dealt out to the shards.
 """
 from __future__ import annotations
 
@@ -28,10 +38,17 @@ from aejax.errors import UserError
 
 
 def run_name(overrides: Mapping) -> str:
-    """A directory name for one configuration: ``model.latent_dim=8,seed=0``."""
-    parts = [f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in overrides.items()]
+    """A directory name for one configuration: ``model.latent_dim=8,model.hidden=(32,16),seed=0``.
+
+    Strings appear unquoted and lists in parentheses: orbax / TensorStore read
+    ``[`` and ``]`` in a checkpoint path as a glob pattern and cannot restore
+    from such a directory. Other characters outside ``A-Za-z0-9_.=,+-()`` become ``_``.
+    """
+    parts = [f"{k}={v if isinstance(v, str) else json.dumps(v, separators=(',', ':'))}"
+             for k, v in overrides.items()]
     name = ",".join(parts) or "base"
-    return re.sub(r"[^A-Za-z0-9_.=,+\-\[\]]", "_", name)
+    name = name.replace("[", "(").replace("]", ")")
+    return re.sub(r"[^A-Za-z0-9_.=,+\-()]", "_", name)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -53,35 +70,112 @@ def configurations(exp, quick: bool) -> list[dict]:
     return [dict(c) for c in configs]
 
 
+#: Sweep options (``--set sweep.NAME=VALUE``) and their defaults.
+SWEEP_OPTIONS = {"vectorize_seeds": False}
+
+
+def split_options(overrides: Iterable[str]) -> tuple[dict, list[str]]:
+    """Separate ``sweep.*`` assignments (sweep options) from the runs' config overrides."""
+    from aejax.config import parse_value
+    opts, rest = dict(SWEEP_OPTIONS), []
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not key.startswith("sweep."):
+            rest.append(item)
+            continue
+        name = key[len("sweep."):]
+        if not sep or name not in SWEEP_OPTIONS:
+            raise UserError(f"--set {item!r}: unknown sweep option; known: "
+                            + ", ".join(f"sweep.{k}" for k in SWEEP_OPTIONS))
+        value = parse_value(text)
+        if type(value) is not type(SWEEP_OPTIONS[name]):
+            raise UserError(f"--set {key}={text}: expected a {type(SWEEP_OPTIONS[name]).__name__} "
+                            f"like the default {json.dumps(SWEEP_OPTIONS[name])}")
+        opts[name] = value
+    return opts, rest
+
+
+def seed_groups(configs: list[dict]) -> list[list[dict]]:
+    """Configurations grouped by every key but ``seed`` (order of first appearance)."""
+    groups: dict[str, list[dict]] = {}
+    for c in configs:
+        key = json.dumps({k: v for k, v in c.items() if k != "seed"}, sort_keys=True)
+        groups.setdefault(key, []).append(c)
+    return list(groups.values())
+
+
 def run_sweep(experiment: str, *, workdir=None, overrides: Iterable[str] = (), quick: bool = False,
               shard: str = "0/1") -> Path:
-    """Run (this shard of) the sweep and write the sweep tables; returns the sweep directory."""
+    """Run (this shard of) the sweep and write the sweep tables; returns the sweep directory.
+
+    Finished runs (``summary.json`` present) are skipped; the counts of trained
+    and skipped runs are printed at the end.
+    """
     from aejax import runner
     exp = experiment_lib.load(experiment)
     index, count = parse_shard(shard)
+    opts, base = split_options(overrides)
     configs = configurations(exp, quick)
     sweep_dir = Path(workdir) if workdir else Path("results") / exp.NAME / ("sweep-quick" if quick else "sweep")
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    base = list(overrides)
     # Check every configuration before training anything: a typo fails at once.
-    for c in configs:
-        runner.resolve_config(exp, base + _assignments(c), quick)
-    mine = [c for i, c in enumerate(configs) if i % count == index]
-    if hasattr(exp, "run_sweep_group"):  # e.g. vectorised seeds: the experiment runs groups itself
+    resolved = [runner.resolve_config(exp, base + _assignments(c), quick) for c in configs]
+    trained = skipped = 0
+    if hasattr(exp, "run_sweep_group"):  # the experiment runs its groups itself
+        mine = [c for i, c in enumerate(configs) if i % count == index]
         exp.run_sweep_group(mine, sweep_dir=sweep_dir, overrides=base, quick=quick)
+    elif opts["vectorize_seeds"]:
+        if hasattr(exp, "run"):
+            raise UserError(f"sweep.vectorize_seeds=true: experiment {exp.NAME!r} defines its own run(); "
+                            "vectorised seeds need the standard training pipeline")
+        cfg_of = {run_name(c): r for c, r in zip(configs, resolved)}
+        groups = [g for i, g in enumerate(seed_groups(configs)) if i % count == index]
+        for i, group in enumerate(groups, 1):
+            todo = [c for c in group if not (sweep_dir / run_name(c) / "summary.json").exists()]
+            skipped += len(group) - len(todo)
+            label = run_name({k: v for k, v in group[0].items() if k != "seed"})
+            if not todo:
+                print(f"[group {i}/{len(groups)}] {label}: {len(group)} seeds finished, skipped")
+                continue
+            print(f"[group {i}/{len(groups)}] {label}: {len(todo)} seeds in one program"
+                  + (f" ({len(group) - len(todo)} finished, skipped)" if len(todo) < len(group) else ""))
+            _train_group(exp, [cfg_of[run_name(c)] for c in todo], [sweep_dir / run_name(c) for c in todo])
+            trained += len(todo)
     else:
+        mine = [c for i, c in enumerate(configs) if i % count == index]
         for i, c in enumerate(mine, 1):
             run_dir = sweep_dir / run_name(c)
             if (run_dir / "summary.json").exists():
                 print(f"[{i}/{len(mine)}] {run_dir.name}: finished, skipped")
+                skipped += 1
                 continue
             print(f"[{i}/{len(mine)}] {run_dir.name}")
             runner.run(experiment, workdir=run_dir, overrides=base + _assignments(c), quick=quick)
+            trained += 1
+    if not hasattr(exp, "run_sweep_group"):
+        print(f"sweep {sweep_dir}: {trained} runs trained, {skipped} finished runs skipped")
     write_tables(sweep_dir, configs)
     if hasattr(exp, "after_sweep"):
         exp.after_sweep(sweep_dir=sweep_dir, configs=configs, rows=read_rows(sweep_dir, configs))
     write_report(sweep_dir)
     return sweep_dir
+
+
+def _train_group(exp, cfgs: list[dict], run_dirs: list[Path]) -> None:
+    """Train the unfinished seeds of one configuration in one vectorised program."""
+    import time
+    from aejax import runner
+    t_start = time.perf_counter()
+    try:
+        from aejax import jaxsetup  # the persistent compilation cache, as `aejax run` uses
+        jaxsetup.configure()
+    except ImportError:
+        pass
+    from aejax.train import vectorized
+    for cfg, rd in zip(cfgs, run_dirs):  # unfinished runs restart from epoch 0
+        runner.prepare_workdir(rd, cfg, overwrite=True)
+    vectorized.train_seeds(cfgs, run_dirs, hooks=exp, t_start=t_start)
 
 
 def _assignments(c: Mapping) -> list[str]:
@@ -161,6 +255,9 @@ def write_report(sweep_dir: Path) -> Path:
     runs = sorted(p.parent.name for p in sweep_dir.glob("*/summary.json"))
     parts = [f"<h1>Sweep {html.escape(sweep_dir.parent.name)}/{html.escape(sweep_dir.name)}</h1>",
              *[f"<p>{html.escape(n)}</p>" for n in notes], f"<table>{table}</table>"]
+    if (sweep_dir / "analysis").is_dir():  # e.g. latent_seeds.md from aejax.analysis.sweep_dir
+        from aejax.analysis.mdhtml import to_html
+        parts += [to_html(p.read_text()) for p in sorted((sweep_dir / "analysis").glob("*.md"))]
     parts += [f"<h3>{html.escape(f.stem)}</h3><img src='figures/{html.escape(f.name)}'>" for f in figs]
     parts += ["<h2>Runs</h2><ul>"] + [f"<li><a href='{html.escape(r)}/report.html'>{html.escape(r)}</a></li>"
                                       for r in runs] + ["</ul>"]
@@ -170,3 +267,53 @@ def write_report(sweep_dir: Path) -> Path:
     return sweep_dir / "report.html"
 
 
+
+
+def metric_figure(sweep_dir: Path, configs: list[dict], rows: list[dict], metrics: list[str], *,
+                  baseline: Mapping | None = None, name: str = "sweep_metrics.png",
+                  title: str = "") -> Path | None:
+    """``figures/<name>``: each metric's mean ± std over seeds, one line per configuration.
+
+    A configuration is labelled by the keys where it differs from ``baseline``
+    (``"baseline"`` when none), or by all its keys but ``seed``. Written from
+    the rows of the finished runs; returns None when there are none.
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = list(dict.fromkeys(k for c in configs for k in c))
+    groups = list(group_over_seeds(rows, keys).values())
+    metrics = [m for m in metrics if any(isinstance(r.get(m), (int, float)) for r in rows)]
+    if not groups or not metrics:
+        return None
+
+    def label(r):
+        items = [(k, r.get(k)) for k in keys if k != "seed"]
+        if baseline is not None:
+            items = [(k, v) for k, v in items if k in baseline and baseline[k] != v]
+            if not items:
+                return "baseline"
+        return ", ".join(f"{k.split('.')[-1]}={json.dumps(v, separators=(',', ':'))}" for k, v in items)
+
+    labels = [f"{label(g[0])}  (n={len(g)})" for g in groups]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics) + 2.6, 0.32 * len(groups) + 1.6),
+                             sharey=True, squeeze=False)
+    pos = np.arange(len(groups))
+    for ax, m in zip(axes[0], metrics):
+        stats = [mean_std([r.get(m) for r in g]) for g in groups]
+        ax.errorbar([s[0] for s in stats], pos, xerr=[s[1] for s in stats], fmt="o", ms=4, capsize=3)
+        if baseline is not None and "baseline" in labels[0]:
+            ax.axvline(stats[0][0], color="gray", lw=0.8, ls="--")
+        ax.set_xlabel(f"{m} (mean ± std over seeds)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_yticks(pos, labels, fontsize=8)
+    axes[0][0].invert_yaxis()
+    fig.suptitle(title or f"Sweep {Path(sweep_dir).name}", fontsize=10)
+    fig.tight_layout()
+    out = Path(sweep_dir) / "figures"
+    out.mkdir(exist_ok=True)
+    path = out / name
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

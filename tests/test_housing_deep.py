@@ -1,0 +1,114 @@
+"""The tabular seed end to end: housing_deep --quick, features.csv, scaler.json, R² table, other sources."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from aejax import runner, tabular_run
+from aejax.data import tabular
+from aejax.errors import UserError
+
+FAST = ["train.progress=false", "analysis.enabled=false"]
+COLAB = ["longitude", "latitude", "housing_median_age", "total_rooms", "total_bedrooms", "population",
+         "households", "median_income", "median_house_value"]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """One `aejax run housing_deep --quick` through the CLI, shared by the tests below."""
+    from conftest import run_cli
+    workdir = tmp_path_factory.mktemp("housing") / "run"
+    out = run_cli("run", "housing_deep", "--quick", "--workdir", workdir, "--set", "train.progress=false",
+                  env_extra={"AEJAX_CACHE": str(tmp_path_factory.getbasetemp() / "cache")})
+    assert out.returncode == 0, out.stderr[-3000:]
+    return workdir
+
+
+def test_quick_run_writes_features_scaler_and_r2_table(quick_run):
+    summary = json.loads((quick_run / "summary.json").read_text())
+    cfg = json.loads((quick_run / "config.json").read_text())
+    assert cfg["model"] == {"name": "dense", "hidden": [32, 16], "latent_dim": 7, "activation": "relu",
+                            "latent_activation": "relu", "output_activation": "sigmoid"}
+    assert cfg["train"]["loss"] == "mae" and cfg["train"]["batch_size"] == 32
+    assert summary["params"] == 2196  # 13-32-16-7-16-32-13, weights + biases
+    # MAE loss: test/loss and the separately computed test/mae agree.
+    assert summary["test/mae"] == pytest.approx(summary["test/loss"], rel=1e-5)
+    assert summary["validate_on"] == "test" and summary["val_examples"] == summary["test_examples"] == 101
+    assert summary["train_examples"] == 405  # validation rows went back into training, as in the seed
+    for key in ("autoencoder", "inputs", "pca"):
+        assert -1.0 < summary[f"test/r2_{key}"] <= 1.0
+    assert summary["test/r2_inputs"] > 0.5  # a linear model on all 13 inputs explains MEDV well
+
+    header, splits, feats = tabular_run.read_features(quick_run / "features.csv")
+    assert header == ["index", "split"] + [f"feature_{j}" for j in range(7)] + ["MEDV"]
+    assert splits.count("train") == 405 and splits.count("test") == 101 and feats.shape == (506, 7)
+    assert (feats >= 0).all()  # the seed's code layer is ReLU
+    with open(quick_run / "features.csv") as f:
+        assert [int(r["index"]) for r in csv.DictReader(f)] == list(range(506))
+
+    scaler = json.loads((quick_run / "scaler.json").read_text())
+    assert len(scaler["min"]) == len(scaler["max"]) == 13 and scaler["target"] == "MEDV"
+    table = json.loads((quick_run / "analysis" / "tabular.json").read_text())
+    assert [r["features"] for r in table["r2"]] == ["autoencoder features", "scaled inputs", "PCA (7 components)"]
+    for fig in ("loss", "r2", "column_mae", "features"):
+        assert (quick_run / "figures" / f"{fig}.png").exists(), fig
+    assert not (quick_run / "figures" / "test_originals.png").exists()  # no image figures for a table
+    page = (quick_run / "report.html").read_text()
+    assert "test/r2_autoencoder" in page and "r2.png" in page
+
+
+def test_saved_scaler_transforms_new_data_like_the_run(quick_run):
+    run = runner.load_run(quick_run)  # rebuilds the same (unscaled) split from the saved seed
+    raw_train = np.concatenate([run.data.val.x, run.data.train.x])  # validate_on=test: train = val + train
+    scaler = tabular_run.load_scaler(quick_run)
+    # Fitted on the training rows only: their range maps to exactly [0, 1].
+    np.testing.assert_allclose(scaler.min, raw_train.min(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(scaler.max, raw_train.max(axis=0), rtol=1e-6)
+    assert scaler == tabular.MinMaxScaler.fit(raw_train)
+    # New raw rows -> saved scaler -> encoder: the same features the run wrote for those rows.
+    _, splits, feats = tabular_run.read_features(quick_run / "features.csv")
+    codes = tabular_run.encode(quick_run, run.data.test.x)
+    np.testing.assert_allclose(codes, feats[np.array(splits) == "test"], rtol=1e-5, atol=1e-6)
+    with pytest.raises(UserError, match="13 columns"):
+        tabular_run.encode(quick_run, run.data.test.x[:, :5])
+
+
+def test_colab_csv_files_and_validate_on_val(tmp_path):
+    rng = np.random.default_rng(0)
+    for name, n in (("california_housing_train.csv", 300), ("california_housing_test.csv", 60)):
+        rows = rng.uniform(0, 100, size=(n, len(COLAB)))
+        rows[:, -1] = rows[:, :8] @ rng.uniform(size=8)  # a target the inputs explain
+        tabular.write_csv(tmp_path / name, COLAB, rows)
+    summary = runner.run("housing_deep", workdir=tmp_path / "run", quick=True, overrides=FAST + [
+        f"data.name=csv:{tmp_path / 'california_housing_train.csv'}", "tabular.validate_on=val"])
+    assert summary["test_examples"] == 60  # the sibling _test.csv is the test split
+    assert summary["train_examples"] + summary["val_examples"] == 300 and summary["validate_on"] == "val"
+    header, splits, _ = tabular_run.read_features(tmp_path / "run" / "features.csv")
+    assert header[-1] == "median_house_value" and set(splits) == {"train", "val", "test"}
+    assert json.loads((tmp_path / "run" / "scaler.json").read_text())["columns"] == COLAB[:-1]
+    with pytest.raises(UserError, match="tabular.validate_on"):
+        runner.run("housing_deep", workdir=tmp_path / "bad", quick=True, overrides=FAST + ["tabular.validate_on=all"])
+
+
+def test_california_housing_through_scikit_learn(tmp_path, monkeypatch):
+    import sklearn.datasets
+
+    class Bunch:
+        data = np.random.default_rng(1).uniform(size=(200, 8))
+        target = data @ np.arange(1, 9) / 10
+        feature_names = ["MedInc", "HouseAge", "AveRooms", "AveBedrms", "Population", "AveOccup",
+                         "Latitude", "Longitude"]
+
+    monkeypatch.setattr(sklearn.datasets, "fetch_california_housing", lambda **kw: Bunch)
+    summary = runner.run("housing_deep", workdir=tmp_path, quick=True,
+                         overrides=FAST + ["data.name=california_housing"])
+    assert summary["params"] == 1871  # 8-32-16-7-16-32-8
+    assert summary["test/r2_inputs"] > 0.99  # the fake target is linear in the inputs
+
+
+def test_california_housing_offline_is_a_clear_error(tmp_path):
+    with pytest.raises(UserError) as e:
+        runner.run("housing_deep", workdir=tmp_path, quick=True, overrides=FAST + [
+            "data.name=california_housing", f'data.options={{"download": false, "data_home": "{tmp_path}"}}'])
+    assert "boston_housing" in str(e.value) and "california_housing_train.csv" in str(e.value)
