@@ -34,6 +34,10 @@ def write_run_report(run_dir: Path) -> Path:
         spec = json.loads(spectrum.read_text())
         keep = {k: v for k, v in spec.items() if not isinstance(v, (list, dict))}
         parts += ["<h2>Latent spectrum</h2>", _table(keep)]
+    for note in ("answer.md", "disentanglement.md", "summary.md"):  # from aejax.analysis (issue 6)
+        if (run_dir / "analysis" / note).exists():
+            from aejax.analysis.mdhtml import to_html
+            parts.append(to_html((run_dir / "analysis" / note).read_text()))
     figs = sorted((run_dir / "figures").glob("*.png")) if (run_dir / "figures").is_dir() else []
     if figs:
         parts.append("<h2>Figures</h2>")

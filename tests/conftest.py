@@ -27,3 +27,13 @@ def cli():
 def _cache_dir(tmp_path_factory, monkeypatch):
     """Keep the .npy data cache out of the user's home during tests."""
     monkeypatch.setenv("AEJAX_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked ``slow`` unless AEJAX_SLOW=1 (pyproject.toml registers the marker)."""
+    if os.environ.get("AEJAX_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: set AEJAX_SLOW=1 to run")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

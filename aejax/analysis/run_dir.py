@@ -1,0 +1,499 @@
+"""Latent-space analysis of one run directory: ``aejax analyze RUN_DIR``.
+
+Also run at the end of every training run (``analysis.enabled``, default on).
+Reads ``analysis/latents.npy`` (the codes of the test split, flattened to
+[N, D]; the posterior mean for VAEs) and, through :func:`aejax.runner.load_run`,
+the model, its best parameters and the test split. Writes into ``analysis/``:
+
+- ``spectrum.json`` -- the covariance spectrum of the codes (``eigenvalues``
+  descending, from ``numpy.linalg.eigh`` of ``np.cov(latents, rowvar=False)``;
+  ``explained_variance_ratio`` summing to 1; ``modes_90/95/99``;
+  ``participation_ratio``), the counts the question "how many eigenvalues are
+  greater than 0" needs (``eigenvalues_positive``, ``eigenvalues_nonzero``),
+  the noise floors and how many modes stand above them (``noise_floor``,
+  ``modes_above_floor`` = above the shuffle floor), dead / active units, and
+  the same spectrum of the raw test data (PCA) under ``data`` (its headline
+  numbers also as ``data_modes_90`` ...). ``eigenvectors.npy`` [D, D] beside it.
+- ``importance.json`` -- per-unit variance, active units, the increase of the
+  test MSE when one unit (``unit_ablation_increase``) or one covariance
+  eigen-direction (``direction_ablation_increase``) is replaced by its mean,
+  the unit ranking, and ``keep_top_k``: the test MSE when only the top-k
+  eigen-directions / top-k units are kept (the rest at their mean), with
+  ``modes_for_loss_95`` ... (the k recovering 95 % of the MSE reduction of
+  the full code over the mean code).
+- ``disentanglement.json`` -- MIG, SAP and DCI against the known factors,
+  when the data source has them (``shapes``, ``seismic_synth``).
+- ``summary.md`` (the key numbers in words), ``timing.json``, and the figures
+  ``figures/latent_scree.png``, ``latent_cumulative.png``,
+  ``latent_unit_importance.png``, ``latent_ablation.png`` (and
+  ``latent_factors.png`` with factors); ``report.html`` is rewritten.
+
+Noise floors (see :func:`aejax.analysis.spectrum.noise_floor_report`): the
+shuffle floor (parallel analysis: each unit permuted on its own, 20 times,
+95th percentile per rank), the Marchenko-Pastur edge, and the spectrum of the
+**untrained** encoder's codes of the same inputs (Flax's default initialisers
+re-drawn in numpy: LeCun-normal kernels, zero biases), scaled to the trained
+codes' total variance. Dead units (variance <= 1e-12 x the largest) are left
+out of the floors: their eigenvalues are exactly 0 and below any floor.
+
+Ablation decodes at most ``max_decodes`` examples in all (default 120,000),
+so it uses the first min(N, max_decodes // configurations) test examples;
+the number used is recorded (``importance.json: examples``).
+
+Measured (benchmarks/analysis_speed.py): the 784-400-200-100 dense AE on
+mnist5k (1,000 test codes of 100 units) analyses in a few seconds; see the
+benchmark's docstring for the medians.
+"""
+from __future__ import annotations
+
+import json
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+
+from aejax.analysis import importance as imp
+from aejax.analysis import spectrum as spec
+from aejax.errors import UserError
+
+DEAD_REL = 1e-12          # a unit whose variance is <= DEAD_REL x the largest never changes
+MAX_DECODES = 120_000     # decoded examples the ablation may use in all
+DECODE_BATCH = 2048       # rows per compiled decode call (one shape, one compile)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}: not valid JSON ({e.msg})") from e
+
+
+def _write_json(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=1, allow_nan=True) + "\n")
+
+
+def k_grid(d: int) -> list[int]:
+    """Values of k for the keep-top-k curves: 0, then about 16 log-spaced values up to D."""
+    ks = np.unique(np.round(np.geomspace(1, d, 16)).astype(int)) if d > 0 else np.array([], int)
+    return [0] + [int(k) for k in ks if k < d] + [int(d)]
+
+
+def _untrained_params(params, rng: np.random.Generator):
+    """Flax's default initialisation re-drawn in numpy for a parameter pytree.
+
+    Kernels (``kernel`` leaves, [..., fan_in, fan_out]): truncated normal with
+    variance 1 / fan_in (``lecun_normal``); ``bias`` leaves: 0; ``scale``: 1;
+    any other leaf is kept. Drawn in numpy: compiling ``model.init`` again
+    would cost seconds.
+    """
+    import jax
+
+    def draw(path, leaf):
+        name = str(getattr(path[-1], "key", path[-1]))
+        shape = np.shape(leaf)
+        if name == "kernel" and len(shape) >= 2:
+            fan_in = int(np.prod(shape[:-1]))
+            std = np.sqrt(1.0 / fan_in) / 0.87962566103423978  # flax truncated-normal correction
+            w = rng.standard_normal(shape)
+            while np.any(np.abs(w) > 2):                       # truncate at 2 std by redrawing
+                bad = np.abs(w) > 2
+                w[bad] = rng.standard_normal(int(bad.sum()))
+            return (w * std).astype(np.float32)
+        if name == "bias":
+            return np.zeros(shape, np.float32)
+        if name == "scale":
+            return np.ones(shape, np.float32)
+        return np.asarray(leaf)
+
+    return jax.tree_util.tree_map_with_path(draw, params)
+
+
+def _context(run_dir: Path, z: np.ndarray | None) -> types.SimpleNamespace:
+    """Model, parameters, test inputs / targets, and jitted encode / decode of a run."""
+    import jax
+
+    from aejax.runner import corrupt_np, load_run
+
+    r = load_run(run_dir)
+    cfg, ds = r.cfg, r.data
+    noise = float(cfg["data"].get("noise_std", 0.0))
+    if noise > 0:  # the runner's test inputs: val corrupted first, then test, one rng
+        rng = np.random.default_rng([cfg["seed"], 1])
+        corrupt_np(ds.val.x, noise, rng)
+        x_in = corrupt_np(ds.test.x, noise, rng)
+    else:
+        x_in = ds.test.x
+    model = r.model
+    enc = jax.jit(lambda p, x: model.apply({"params": p}, x, method="encode"))
+    dec = jax.jit(lambda p, c: model.apply({"params": p}, c, method="decode"))
+    code_shape = jax.eval_shape(enc, r.params, x_in[:1]).shape[1:]
+    d = int(np.prod(code_shape))
+
+    def run_batched(fn, params, a, rows):
+        out = []
+        for s in range(0, len(a), rows):
+            b = a[s:s + rows]
+            m = len(b)
+            if m < rows:  # pad the last chunk: one shape, one compile
+                b = np.concatenate([b, np.zeros((rows - m, *b.shape[1:]), b.dtype)])
+            out.append(np.asarray(fn(params, b))[:m])
+        return np.concatenate(out) if out else np.zeros((0,))
+
+    def encode(params, x):
+        """[N, ...] inputs -> flattened codes [N, D] float32."""
+        return run_batched(enc, params, np.asarray(x, np.float32), 1000).reshape(len(x), d)
+
+    def decode(codes):
+        """Flattened codes [B, D] -> reconstructions [B, ...] (best parameters)."""
+        codes = np.asarray(codes, np.float32).reshape(len(codes), *code_shape)  # [B, *code_shape]
+        return run_batched(dec, r.params, codes, DECODE_BATCH)
+
+    ctx = types.SimpleNamespace(run=r, x=ds.test.x, x_in=x_in, encode=encode, decode=decode, d=d,
+                                ok=True, reason="")
+    if z is not None:
+        k = min(16, len(z))
+        again = encode(r.params, x_in[:k])
+        if z.shape != (len(ds.test.x), d) or not np.allclose(again, z[:k], rtol=1e-3, atol=1e-4):
+            ctx.ok, ctx.reason = False, (
+                "analysis/latents.npy does not match the checkpoint's codes of the test split "
+                f"(shape {z.shape} vs ({len(ds.test.x)}, {d})); model-based analysis skipped")
+    return ctx
+
+
+def _spectrum(z: np.ndarray, rng: np.random.Generator, z_untrained=None) -> tuple[dict, np.ndarray]:
+    """spectrum.json content (without ``data``) and the eigenvectors [D, D]."""
+    s = spec.covariance_spectrum(z)
+    vecs = s.pop("eigenvectors")
+    w = np.asarray(s["eigenvalues"])
+    var = imp.unit_variance(z)
+    alive = var > DEAD_REL * max(var.max(), 0.0) if var.max() > 0 else np.zeros_like(var, bool)
+    out = {"source": "analysis/latents.npy",
+           "solver": "numpy.linalg.eigh of np.cov(latents, rowvar=False) (ddof=1, float64)", **s}
+    out["eigenvalues_positive"] = int(np.sum(w > 0))  # the question's criterion (round-off decides)
+    tol = max(w[0], 0.0) * w.size * np.finfo(np.float64).eps
+    out["eigenvalues_nonzero"] = int(np.sum(w > tol))  # matrix_rank's rule on the covariance
+    out["dead_units"] = int(np.sum(~alive))
+    out["active_units"] = int(np.sum(var > 0.01))
+    floor = {"dead_units_excluded": int(np.sum(~alive))}
+    if alive.sum() >= 2:
+        za = z[:, alive]
+        ref = None
+        if z_untrained is not None:
+            zu = z_untrained[:, alive]
+            tv_u, tv = np.trace(np.atleast_2d(np.cov(zu, rowvar=False))), np.trace(np.cov(za, rowvar=False))
+            ref = zu * np.sqrt(tv / tv_u) if tv_u > 0 else None
+        floor.update(spec.noise_floor_report(za, rng, z_reference=ref))
+        pad = [0.0] * int(np.sum(~alive))  # dead units: eigenvalue 0, floor 0
+        for key in ("shuffle_floor", "reference_floor"):
+            if key in floor:
+                floor[key] = floor[key] + pad
+        if ref is not None:
+            floor["reference"] = "untrained encoder (numpy re-draw of the default init), " \
+                                 "scaled to the same total variance"
+            out["modes_above_untrained"] = floor["modes_above_reference"]
+            out["modes_above_untrained_max"] = floor["modes_above_reference_max"]
+        out["modes_above_floor"] = floor["modes_above_shuffle"]
+        out["modes_above_mp"] = floor["modes_above_mp"]
+    else:
+        out["modes_above_floor"] = out["modes_above_mp"] = 0
+    out["noise_floor"] = floor
+    # How spread each leading eigen-direction is over units: units holding 90 % of its squared loading.
+    sq = np.sort(vecs**2, axis=0)[::-1]  # [D, D] per column, descending
+    out["eigvec_units_90"] = [int(np.searchsorted(np.cumsum(sq[:, j]), 0.9 - 1e-12) + 1)
+                              for j in range(min(10, vecs.shape[1]))]
+    return out, vecs
+
+
+def _importance(ctx, z: np.ndarray, vecs: np.ndarray, max_decodes: int) -> dict:
+    """importance.json content: unit / direction ablation and keep-top-k curves."""
+    n, d = z.shape
+    ks = k_grid(d)
+    n_configs = 2 * d + 3 * len(ks)
+    m = int(min(n, max(min(n, 100), max_decodes // max(n_configs, 1))))
+    zs, xs = z[:m], ctx.x[:m]
+    units = imp.ablation_importance(zs, ctx.decode, xs)
+    dirs = imp.ablation_importance(zs, ctx.decode, xs, directions=vecs)
+    var = imp.unit_variance(z)
+    rank = imp.rank_units(units["increase"])
+    rank_var = imp.rank_units(var)
+    mean = zs.mean(axis=0)
+    proj = (zs - mean) @ vecs  # [m, D]
+
+    def loss(codes):
+        return float(imp.mse_per_example(ctx.decode(codes), xs).mean())
+
+    orders = {"directions": None, "units_by_ablation": rank, "units_by_variance": rank_var}
+    cache: dict = {}
+
+    def kept(key, k):
+        """Test MSE with only the top-k directions / units of ordering ``key`` kept."""
+        if (key, k) not in cache:
+            if orders[key] is None:
+                c = mean + proj[:, :k] @ vecs[:, :k].T
+            else:
+                c = np.broadcast_to(mean.astype(zs.dtype), zs.shape).copy()
+                c[:, orders[key][:k]] = zs[:, orders[key][:k]]
+            cache[key, k] = float(imp.mse_per_example(ctx.decode(c), xs).mean())
+        return cache[key, k]
+
+    curves = {"k": ks, **{key: [kept(key, k) for k in ks] for key in orders}}
+    out = {
+        "loss": "mse (mean over pixels, per example, then over examples; the test/mse convention)",
+        "examples": m, "baseline_loss": units["baseline_loss"],
+        "mean_code_loss": curves["directions"][0],
+        "unit_variance": var.tolist(),
+        "active_units_threshold": 0.01,
+        "active_units": int(np.sum(var > 0.01)),
+        "unit_ablation_increase": units["increase"].tolist(),
+        "unit_rank": rank.tolist(),
+        "unit_rank_by_variance": rank_var.tolist(),
+        "top_units": rank[:10].tolist(),
+        "direction_ablation_increase": dirs["increase"].tolist(),
+        "keep_top_k": curves,
+    }
+    live = var > 0
+    if live.sum() > 2:
+        out["spearman_variance_vs_ablation"] = spearman(var[live], units["increase"][live])
+    full, none = curves["directions"][-1], curves["directions"][0]
+    for pct in (90, 95, 99):
+        for key, name in (("directions", "modes"), ("units_by_ablation", "units")):
+            out[f"{name}_for_loss_{pct}"] = _smallest_k(lambda k: kept(key, k), ks, none, full, pct / 100)
+    return out
+
+
+def _smallest_k(loss_at, ks: list, none: float, full: float, target: float):
+    """Smallest k whose loss recovers ``target`` of the reduction ``none - full``.
+
+    Found on the grid ``ks``, then refined by bisection between the bracketing
+    grid points (assumes the loss falls monotonically with k there). None when
+    the full code is no better than the mean code.
+    """
+    if not none > full:
+        return None
+    ok = lambda k: (none - loss_at(k)) / (none - full) >= target - 1e-12
+    hit = [i for i, k in enumerate(ks) if ok(k)]
+    if not hit:
+        return None
+    i = hit[0]
+    if i == 0:
+        return int(ks[0])
+    lo, hi = ks[i - 1], ks[i]  # ok(lo) is False, ok(hi) is True
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    return int(hi)
+
+
+def spearman(a, b) -> float:
+    """Spearman rank correlation of two [M] arrays (ties broken by order; scipy.stats
+    costs seconds to import, this costs microseconds)."""
+    ra = np.argsort(np.argsort(a, kind="stable"), kind="stable").astype(np.float64)
+    rb = np.argsort(np.argsort(b, kind="stable"), kind="stable").astype(np.float64)
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def data_spectrum(x: np.ndarray) -> dict:
+    """PCA spectrum of raw inputs [N, ...] (flattened to [N, P]), JSON-able.
+
+    The eigenvalues of :func:`aejax.analysis.spectrum.pca_baseline` (covariance,
+    ddof=1; the [N, N] Gram matrix when N <= P), without the principal axes:
+    eigenvalues alone cost a third of the time (0.3 s for 1,000 x 784).
+    """
+    import scipy.linalg
+
+    x = np.asarray(x, np.float64).reshape(len(x), -1)  # [N, P]
+    n, p = x.shape
+    xc = x - x.mean(axis=0)
+    g = xc.T @ xc if n > p else xc @ xc.T  # [P, P] or [N, N]
+    w = scipy.linalg.eigh(g / (n - 1), eigvals_only=True, check_finite=False)[::-1]
+    out = spec.spectrum_stats(w)
+    out["total_variance"] = float(np.sum(xc**2) / (n - 1))
+    out["n"], out["p"] = int(n), int(p)
+    return out
+
+
+def _factors(ds) -> tuple[np.ndarray, list, dict] | None:
+    """Known generative factors of the test split: ([N, K] float64, names, kinds) or None."""
+    names = list(ds.meta.get("factors") or [])
+    names = [f for f in names if f in ds.test.extras]
+    if not names:
+        return None
+    f = np.stack([np.asarray(ds.test.extras[k], np.float64) for k in names], axis=1)  # [N, K]
+    return f, names, dict(ds.meta.get("factor_kinds") or {})
+
+
+def disentanglement(z: np.ndarray, factors: np.ndarray, names: list, kinds: dict,
+                    rng: np.random.Generator) -> dict:
+    """MIG, SAP and DCI of codes [N, D] against factors [N, K] (JSON-able).
+
+    Categorical factors (``kinds[name] == "categorical"``) are classified;
+    other factors are ordinal / continuous: SAP scores them by R^2 (as
+    disentanglement_lib's tests do for integer factors), MIG and DCI decide
+    per factor (see :mod:`aejax.analysis.disentangle`). Dead units are
+    dropped first (a constant unit carries no information).
+    """
+    from aejax.analysis import disentangle as dis
+
+    var = z.var(axis=0)
+    keep = var > DEAD_REL * max(var.max(), 0.0)
+    zk = z[:, keep] if keep.sum() >= 1 else z
+    categorical = [kinds.get(k) == "categorical" for k in names]
+    # Discrete factors as integer labels 0..m-1 (scikit-learn's classifiers refuse float
+    # labels such as scale 0.6); an order-preserving relabelling that MIG ignores.
+    factors = np.asarray(factors, np.float64).copy()
+    for j in np.flatnonzero(~dis.factor_is_continuous(factors)):
+        factors[:, j] = np.unique(factors[:, j], return_inverse=True)[1]
+    mig = dis.mig(zk, factors)
+    sap = dis.sap(zk, factors, rng=rng, continuous_factors=[not c for c in categorical])
+    dci = dis.dci(zk, factors, rng)
+    return {"factors": names, "factor_kinds": [kinds.get(k, "ordinal") for k in names],
+            "units_used": np.flatnonzero(keep).tolist(),
+            "mig": mig["mig"], "sap": sap["sap"], "dci_disentanglement": dci["disentanglement"],
+            "dci_completeness": dci["completeness"], "dci_informativeness": dci["informativeness_test"],
+            "mig_detail": mig, "sap_detail": sap, "dci_detail": dci}
+
+
+def analyze(run_dir, *, model: bool = True, untrained: bool = True, figures: bool = True,
+            report: bool = True, max_decodes: int = MAX_DECODES, seed: int = 0) -> dict:
+    """Analyse the latent space of a finished run; returns the headline numbers.
+
+    ``model=False`` analyses ``analysis/latents.npy`` alone (spectrum and
+    shuffle / Marchenko-Pastur floors; no data PCA, ablation, untrained floor
+    or factors). Random draws (shuffles, untrained weights, metric splits)
+    come from ``np.random.default_rng([seed, ...])``.
+    """
+    t0 = time.perf_counter()
+    timing = {}
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise UserError(f"{run_dir}: not a run directory (no config.json)")
+    cfg = _read_json(run_dir / "config.json")
+    out_dir = run_dir / "analysis"
+    out_dir.mkdir(exist_ok=True)
+    lat_path = out_dir / "latents.npy"
+    z = None
+    if lat_path.exists():
+        try:
+            z = np.load(lat_path, allow_pickle=False)
+        except ValueError as e:
+            raise UserError(f"{lat_path}: not a numeric .npy array ({e})") from e
+        if z.ndim < 2 or len(z) < 2 or not np.issubdtype(z.dtype, np.number) or not np.all(np.isfinite(z)):
+            raise UserError(f"{lat_path}: expected finite codes [N >= 2, D], got shape {z.shape}")
+        z = z.reshape(len(z), -1)  # [N, D]
+    elif not model:
+        raise UserError(f"{lat_path}: missing (rerun the training, or analyze with the model)")
+    ctx = None
+    if model:
+        try:
+            ctx = _context(run_dir, z)
+        except UserError as e:
+            if z is None:
+                raise
+            ctx = types.SimpleNamespace(ok=False, reason=f"model not loaded: {e}")
+        if z is None:
+            z = ctx.encode(ctx.run.params, ctx.x_in)
+            np.save(lat_path, z)
+        timing["load_model_s"] = time.perf_counter() - t0
+    use_model = ctx is not None and ctx.ok
+
+    t = time.perf_counter()
+    z_untrained = None
+    if use_model and untrained:
+        p0 = _untrained_params(ctx.run.params, np.random.default_rng([seed, 11]))
+        z_untrained = ctx.encode(p0, ctx.x_in)
+    result, vecs = _spectrum(z, np.random.default_rng([seed, 12]), z_untrained)
+    if use_model:
+        result["data"] = data_spectrum(ctx.x)
+        for key in ("modes_90", "modes_95", "modes_99", "participation_ratio"):
+            result[f"data_{key}"] = result["data"][key]
+    elif ctx is not None:
+        result["model_analysis_skipped"] = ctx.reason
+    np.save(out_dir / "eigenvectors.npy", vecs)
+    _write_json(out_dir / "spectrum.json", result)
+    timing["spectrum_s"] = time.perf_counter() - t
+
+    importance = None
+    if use_model:
+        t = time.perf_counter()
+        importance = _importance(ctx, z, vecs, max_decodes)
+        _write_json(out_dir / "importance.json", importance)
+        timing["ablation_s"] = time.perf_counter() - t
+        fac = _factors(ctx.run.data)
+        if fac is not None:
+            t = time.perf_counter()
+            dis = disentanglement(z, *fac, np.random.default_rng([seed, 13]))
+            _write_json(out_dir / "disentanglement.json", dis)
+            timing["disentanglement_s"] = time.perf_counter() - t
+    headline = headline_numbers(result, importance, _read_optional(out_dir / "disentanglement.json"))
+    (out_dir / "summary.md").write_text(summary_markdown(headline, cfg))
+    if figures:
+        t = time.perf_counter()
+        from aejax.analysis import figures as figs
+        figs.run_figures(run_dir)
+        timing["figures_s"] = time.perf_counter() - t
+    if report and (run_dir / "summary.json").exists():
+        from aejax import report as report_lib
+        report_lib.write_run_report(run_dir)
+    timing["total_s"] = time.perf_counter() - t0
+    _write_json(out_dir / "timing.json", {k: round(v, 4) for k, v in timing.items()})
+    headline["analysis_s"] = round(timing["total_s"], 3)
+    return headline
+
+
+def _read_optional(path: Path):
+    return _read_json(path) if path.exists() else None
+
+
+def headline_numbers(spectrum: dict, importance: dict | None, dis: dict | None) -> dict:
+    """The scalars worth quoting, from the three JSON files' contents."""
+    keys = ("d", "n", "eigenvalues_positive", "eigenvalues_nonzero", "modes_above_floor",
+            "modes_above_mp", "modes_above_untrained", "modes_above_untrained_max", "modes_90",
+            "modes_95", "modes_99", "participation_ratio", "dead_units", "active_units",
+            "data_modes_90", "data_modes_95", "data_modes_99", "data_participation_ratio")
+    h = {k: spectrum[k] for k in keys if k in spectrum}
+    if importance:
+        for k in ("baseline_loss", "mean_code_loss", "modes_for_loss_90", "modes_for_loss_95",
+                  "modes_for_loss_99", "units_for_loss_90", "units_for_loss_95", "units_for_loss_99",
+                  "spearman_variance_vs_ablation", "top_units", "examples"):
+            if k in importance:
+                h[k] = importance[k]
+    if dis:
+        for k in ("mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness"):
+            h[k] = dis[k]
+    return h
+
+
+def summary_markdown(h: dict, cfg: dict) -> str:
+    """analysis/summary.md: the headline numbers of one run, in sentences."""
+    d = h.get("d")
+    lines = [f"# Latent analysis ({cfg['model']['name']} on {cfg['data']['name']}, {d} code units, "
+             f"{h.get('n')} test codes)", ""]
+    lines.append(f"- Covariance eigenvalues > 0: {h.get('eigenvalues_positive')} of {d}; numerically "
+                 f"non-zero: {h.get('eigenvalues_nonzero')}; dead units (constant): {h.get('dead_units')}; "
+                 f"active units (variance > 0.01): {h.get('active_units')}.")
+    floor = f"- Modes above the noise floor: {h.get('modes_above_floor')} (shuffle floor, 95th percentile), " \
+            f"{h.get('modes_above_mp')} (Marchenko-Pastur edge)"
+    if "modes_above_untrained" in h:
+        floor += f", {h['modes_above_untrained_max']}-{h['modes_above_untrained']} (untrained encoder)"
+    lines.append(floor + ".")
+    lines.append(f"- Modes for 90 / 95 / 99 % of the code variance: {h.get('modes_90')} / {h.get('modes_95')} / "
+                 f"{h.get('modes_99')}; participation ratio {h.get('participation_ratio', 0):.1f}.")
+    if "data_modes_90" in h:
+        lines.append(f"- Raw test data (PCA): {h['data_modes_90']} / {h['data_modes_95']} / {h['data_modes_99']} "
+                     f"components for 90 / 95 / 99 %; participation ratio {h['data_participation_ratio']:.1f}.")
+    if "baseline_loss" in h:
+        lines.append(f"- Test MSE {h['baseline_loss']:.5g} with the full code, {h['mean_code_loss']:.5g} with "
+                     f"every unit at its mean ({h['examples']} examples). Keeping the top-k eigen-directions "
+                     f"recovers 90 / 95 / 99 % of that reduction at k = {h.get('modes_for_loss_90')} / "
+                     f"{h.get('modes_for_loss_95')} / {h.get('modes_for_loss_99')}; the top-k units by ablation "
+                     f"at k = {h.get('units_for_loss_90')} / {h.get('units_for_loss_95')} / "
+                     f"{h.get('units_for_loss_99')}.")
+        if "spearman_variance_vs_ablation" in h:
+            lines.append(f"- Most important units (ablation): {h['top_units']}; rank correlation of unit "
+                         f"variance with ablation importance: {h['spearman_variance_vs_ablation']:.2f}.")
+    if "mig" in h:
+        lines.append(f"- Disentanglement against the known factors: MIG {h['mig']:.3f}, SAP {h['sap']:.3f}, "
+                     f"DCI disentanglement {h['dci_disentanglement']:.3f}, completeness "
+                     f"{h['dci_completeness']:.3f}, informativeness {h['dci_informativeness']:.3f}.")
+    return "\n".join(lines) + "\n"

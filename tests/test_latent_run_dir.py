@@ -1,0 +1,117 @@
+"""Latent analysis of real run directories: spectrum files against numpy, ablation, figures, CLI.
+
+One small training run (the dense AE with a ReLU code on 512 mnist5k digits,
+2 epochs, as ``--quick``) is made once per module; the runner analyses it at
+the end (``analysis.enabled``), and the tests read what it wrote.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from aejax import runner
+from aejax.analysis import mdhtml, run_dir
+from aejax.errors import UserError
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("latent") / "run"
+    runner.run("mnist_dense", workdir=wd, quick=True,
+               overrides=["model.latent_activation=relu", "train.progress=false", "train.epochs=3"])
+    return wd
+
+
+def test_spectrum_matches_numpy_eigvalsh(run):
+    z = np.load(run / "analysis" / "latents.npy")
+    s = json.loads((run / "analysis" / "spectrum.json").read_text())
+    assert z.ndim == 2 and z.shape == (s["n"], s["d"]) == (512, 100)
+    ref = np.linalg.eigvalsh(np.cov(z, rowvar=False))[::-1]
+    ev = np.asarray(s["eigenvalues"])
+    np.testing.assert_allclose(ev, ref, rtol=1e-5, atol=1e-12 * ref[0])
+    assert np.all(np.diff(ev) <= 0)  # descending
+    assert sum(s["explained_variance_ratio"]) == pytest.approx(1.0, abs=1e-12)
+    c = np.cumsum(s["explained_variance_ratio"])
+    for key, t in (("modes_90", 0.9), ("modes_95", 0.95), ("modes_99", 0.99)):
+        k = s[key]
+        assert c[k - 1] >= t - 1e-12 and (k == 1 or c[k - 2] < t)
+    lam = np.clip(ref, 0, None)
+    assert s["participation_ratio"] == pytest.approx(lam.sum() ** 2 / (lam**2).sum(), rel=1e-9)
+    # The question's criterion vs numerical rank: dead ReLU units give exact zeros.
+    var = z.var(axis=0, ddof=1)
+    assert s["dead_units"] == int(np.sum(var == 0))
+    assert s["eigenvalues_nonzero"] <= 100 - s["dead_units"]
+    assert s["eigenvalues_positive"] == int(np.sum(ev > 0))
+    # Data PCA beside it: the raw test images, 784 pixels.
+    assert s["data"]["p"] == 784 and sum(s["data"]["explained_variance_ratio"]) == pytest.approx(1.0)
+    assert s["data_modes_90"] == s["data"]["modes_90"]
+    # Noise floors: counts bounded, floor as long as the spectrum.
+    nf = s["noise_floor"]
+    assert len(nf["shuffle_floor"]) == 100 and len(nf["reference_floor"]) == 100
+    assert 0 <= s["modes_above_floor"] <= s["eigenvalues_nonzero"]
+    vecs = np.load(run / "analysis" / "eigenvectors.npy")
+    np.testing.assert_allclose(vecs.T @ vecs, np.eye(100), atol=1e-8)
+
+
+def test_importance_file(run):
+    im = json.loads((run / "analysis" / "importance.json").read_text())
+    inc = np.asarray(im["unit_ablation_increase"])
+    var = np.asarray(im["unit_variance"])
+    assert sorted(im["unit_rank"]) == list(range(100))
+    assert np.all(inc[var == 0] == 0.0)  # ablating a constant unit changes nothing
+    assert inc[im["unit_rank"][0]] == inc.max()
+    assert len(im["direction_ablation_increase"]) == 100
+    c = im["keep_top_k"]
+    assert c["k"][0] == 0 and c["k"][-1] == 100
+    # All k kept = the full code (directions form a complete basis; units: all of them).
+    assert c["directions"][-1] == pytest.approx(im["baseline_loss"], rel=1e-4)
+    assert c["units_by_ablation"][-1] == pytest.approx(im["baseline_loss"], rel=1e-6)
+    assert c["units_by_ablation"][0] == pytest.approx(im["mean_code_loss"], rel=1e-4)
+
+
+def test_figures_and_report(run):
+    for name in ("latent_scree", "latent_cumulative", "latent_unit_importance", "latent_ablation"):
+        p = run / "figures" / f"{name}.png"
+        assert p.exists() and p.stat().st_size > 10_000
+    page = (run / "report.html").read_text()
+    assert "Latent analysis" in page and "modes_above_floor" in page
+    timing = json.loads((run / "analysis" / "timing.json").read_text())
+    assert timing["total_s"] > 0
+
+
+def test_reanalysis_is_deterministic(run):
+    before = json.loads((run / "analysis" / "spectrum.json").read_text())
+    h = run_dir.analyze(run, figures=False, report=False)
+    after = json.loads((run / "analysis" / "spectrum.json").read_text())
+    assert after == before
+    assert h["modes_above_floor"] == before["modes_above_floor"]
+
+
+def test_latents_only_analysis(tmp_path, run):
+    (tmp_path / "analysis").mkdir()
+    (tmp_path / "config.json").write_text((run / "config.json").read_text())
+    z = np.load(run / "analysis" / "latents.npy")
+    np.save(tmp_path / "analysis" / "latents.npy", z)
+    h = run_dir.analyze(tmp_path, model=False, figures=False)
+    assert h["d"] == 100 and "baseline_loss" not in h
+    assert not (tmp_path / "analysis" / "importance.json").exists()
+
+
+def test_bad_inputs(tmp_path, cli):
+    with pytest.raises(UserError, match="no config.json"):
+        run_dir.analyze(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model": {"name": "dense"}, "data": {"name": "x"}}))
+    (tmp_path / "analysis").mkdir()
+    np.save(tmp_path / "analysis" / "latents.npy", np.full((5, 3), np.nan))
+    with pytest.raises(UserError, match="latents.npy"):
+        run_dir.analyze(tmp_path, model=False)
+    r = cli("analyze", tmp_path / "nowhere")
+    assert r.returncode == 2 and "not a run directory" in r.stderr
+
+
+def test_markdown_to_html():
+    h = mdhtml.to_html("# Title\n\nSome **bold** `x<y`.\n\n- a\n- b\n\n| k | v |\n|---|---|\n| 1 | 2 |\n")
+    assert "<h2>Title</h2>" in h and "<b>bold</b>" in h and "<code>x&lt;y</code>" in h
+    assert "<li>a</li><li>b</li>" in h and "<th>k</th>" in h and "<td>2</td>" in h
