@@ -101,8 +101,10 @@ def run_figures(run_dir: Path) -> list[Path]:
     metrics = read_metrics(run_dir / "metrics.jsonl")
     if metrics:
         p = out / "loss.png"
-        loss_curves(metrics, p, f"{model} autoencoder on {cfg['data']['name']}: loss per epoch",
-                    cfg["train"]["loss"])
+        sigma = cfg["data"].get("noise_std", 0)
+        kind = f"denoising {model}" if sigma > 0 else model
+        loss_curves(metrics, p, f"{kind} autoencoder on {cfg['data']['name']}: loss per epoch",
+                    cfg["train"]["loss"] + (f", noisy input (σ={sigma}) vs clean target" if sigma > 0 else ""))
         made.append(p)
     ex_path = run_dir / "analysis" / "examples.npz"
     if not ex_path.exists():
