@@ -54,3 +54,7 @@ def code_images(code: np.ndarray) -> np.ndarray:
     rows = c // cols
     g = code.reshape(b, h, w, rows, cols).transpose(0, 3, 1, 4, 2)  # [B, rows, h, cols, w]
     return g.reshape(b, rows * h, cols * w)
+
+
+# The autoencoder zoo (issue 5): these modules register themselves with @register.
+from aejax.models import deep, lstm, sparse, vae  # noqa: E402,F401

@@ -1,0 +1,161 @@
+"""The autoencoder zoo by name: ``zoo.type`` fills in the model section of a config.
+
+Every type is built for the same code size ``zoo.latent_dim`` (``d``), so a
+sweep over ``zoo.type`` compares the types on the same data with the same
+training budget (the rest of the config is shared):
+
+| type | model | code |
+| --- | --- | --- |
+| ``dense`` | undercomplete 784-256-d-256-784 (``undercomplete``) | d, linear |
+| ``deep`` | 784-512-256-128-d and back (``deep``) | d, linear |
+| ``conv`` | Conv 16 -> Conv 16 -> Conv c, each + MaxPool 2 (``conv``) | 4x4xc, c = d/16 on 28x28 |
+| ``sparse`` | 784-256-d, ReLU code + L1 1e-4 (``sparse``) | d, ReLU |
+| ``sparse_kl`` | 784-256-d, sigmoid code + KL(0.05 ‖ rho_hat), weight 1e-3 | d, sigmoid |
+| ``vae`` | VAE 784-256-d, Bernoulli decoder (``vae``) | d (posterior mean) |
+| ``beta_vae`` | the same with beta = 4 | d |
+| ``conv_vae`` | ConvVAE 16-32 channels, Dense 128 (``conv_vae``) | d |
+| ``lstm`` | LSTM 64 over image rows (``lstm``) | d |
+| ``denoising`` | ``dense`` trained on noisy inputs (noise_std 0.25 unless set) | d, linear |
+
+``zoo.type=custom`` leaves the model section alone (use ``model.*`` keys);
+with any other type the model section comes from the type, so set the code
+size with ``zoo.latent_dim``.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+
+from aejax.errors import UserError
+
+
+def _dense(d):
+    return {"model": {"name": "undercomplete", "hidden": [256], "latent_dim": d}}
+
+
+TYPES: dict[str, Callable[[int], dict]] = {
+    "dense": _dense,
+    "deep": lambda d: {"model": {"name": "deep", "hidden": [512, 256, 128], "latent_dim": d}},
+    "conv": lambda d: {"model": {"name": "conv", "encoder": [[16, 3], [16, 3], [max(1, d // 16), 3]],
+                                 "decoder": [[16, 3], [16, 3], [16, 3]]}},
+    "sparse": lambda d: {"model": {"name": "sparse", "hidden": [256], "latent_dim": d,
+                                   "latent_activation": "relu", "l1": 1e-4, "kl": 0.0}},
+    "sparse_kl": lambda d: {"model": {"name": "sparse", "hidden": [256], "latent_dim": d,
+                                      "latent_activation": "sigmoid", "l1": 0.0, "kl": 1e-3, "rho": 0.05}},
+    "vae": lambda d: {"model": {"name": "vae", "hidden": [256], "latent_dim": d}},
+    "beta_vae": lambda d: {"model": {"name": "vae", "hidden": [256], "latent_dim": d, "beta": 4.0}},
+    "conv_vae": lambda d: {"model": {"name": "conv_vae", "channels": [16, 32], "hidden": 128, "latent_dim": d}},
+    "lstm": lambda d: {"model": {"name": "lstm", "hidden": 64, "latent_dim": d}},
+    "denoising": lambda d: {**_dense(d), "noise_std": 0.25},
+}
+VARIATIONAL = ("vae", "conv_vae")
+
+
+def zoo_section(type_: str = "dense", latent_dim: int = 32, iwae_k: int = 100) -> dict:
+    """The ``zoo`` config section: ``type``, ``latent_dim`` and the IWAE sample count for VAEs."""
+    return {"type": type_, "latent_dim": latent_dim, "iwae_k": iwae_k}
+
+
+def apply_type(cfg: Mapping) -> dict:
+    """An experiment's ``resolve(cfg)``: the model section (and noise) of ``zoo.type``."""
+    cfg = copy.deepcopy(dict(cfg))
+    zoo = cfg.get("zoo") or {}
+    name = zoo.get("type", "custom")
+    if name == "custom":
+        return cfg
+    if name not in TYPES:
+        raise UserError(f"zoo.type={name!r}: unknown autoencoder type; expected one of "
+                        f"{['custom', *TYPES]}")
+    d = zoo.get("latent_dim")
+    if not isinstance(d, int) or d < 1:
+        raise UserError(f"zoo.latent_dim={json.dumps(d)}: expected an integer >= 1")
+    settings = TYPES[name](d)
+    cfg["model"] = settings["model"]
+    if settings.get("noise_std") and not cfg["data"]["noise_std"] > 0:
+        cfg["data"]["noise_std"] = settings["noise_std"]
+    return cfg
+
+
+def is_variational(cfg: Mapping) -> bool:
+    """Whether the config's model is a VAE (has an ELBO and an importance-sampled NLL)."""
+    return cfg["model"]["name"] in VARIATIONAL
+
+
+def zoo_metrics(*, cfg, workdir, trainer, params, data, arrays, **_) -> dict:
+    """Figures every zoo run reports (an ``after_training`` hook), each on the test split:
+
+    ``test/recon_mse`` / ``test/recon_psnr``: the deterministic reconstruction
+    ``model(x_in)`` (VAEs: decoder mean at the posterior mean) against the clean
+    image, mean over pixels then examples; ``code_dim``; ``test/code_mean`` (mean
+    code value, the sparse AE's number); ``test/active_units`` (units whose code
+    varies over the test set by more than 0.01, Burda et al.); for VAEs
+    ``test/nll_iw`` (importance-sampled NLL, ``zoo.iwae_k`` samples, nats).
+    Per-example reconstruction errors go to ``analysis/recon_errors.npy``.
+    """
+    import jax
+
+    from aejax.analysis.importance import active_units
+    x = data.test.x
+    n = len(x)
+    recon = np.asarray(trainer.predict(params, arrays["test_in"]))
+    err = np.square(recon - x).reshape(n, -1).mean(axis=1)                     # [N]
+    codes = np.asarray(trainer.predict(params, arrays["test_in"], method="encode")).reshape(n, -1)
+    np.save(Path(workdir) / "analysis" / "recon_errors.npy", err.astype(np.float32))
+    out = {
+        "zoo_type": (cfg.get("zoo") or {}).get("type", "custom"),
+        "model_name": cfg["model"]["name"],
+        "code_dim": int(codes.shape[1]),
+        "test/recon_mse": float(err.mean()),
+        "test/recon_psnr": float(np.mean(10 * np.log10(1.0 / np.maximum(err, 1e-12)))),
+        "test/code_mean": float(codes.mean()),
+        "test/active_units": active_units(codes)["count"],
+    }
+    if is_variational(cfg):
+        from aejax.models.vae import importance_nll
+        k = int((cfg.get("zoo") or {}).get("iwae_k", 100))
+        key = jax.random.fold_in(jax.random.key(cfg["seed"]), 7)
+        iw = importance_nll(trainer.task.model, params, np.asarray(arrays["test_in"]), key, k=k,
+                            target=x, k_chunk=min(k, 100))
+        out["test/nll_iw"] = float(iw["nll"].mean())
+        out["iwae_k"] = k
+    return out
+
+
+def seed_table(rows: list[dict], group: str, metrics: list[tuple[str, str]], title: str,
+               notes: list[str] = ()) -> str:
+    """A markdown table, one line per value of ``group`` (order of first appearance), each
+    metric as mean ± std over the rows (seeds) of that group; ``metrics`` = [(key, header)]."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(str(r.get(group)), []).append(r)
+    lines = [f"# {title}", "", *notes, "", "| " + " | ".join([group, "n"] + [h for _, h in metrics]) + " |",
+             "|" + "---|" * (len(metrics) + 2)]
+    for g, members in groups.items():
+        cells = [g, str(len(members))]
+        for key, _ in metrics:
+            vals = np.array([m[key] for m in members
+                             if isinstance(m.get(key), (int, float)) and math.isfinite(m[key])], float)
+            if vals.size == 0:
+                cells.append("")
+            elif vals.size == 1 or np.all(vals == vals[0]):
+                cells.append(f"{vals.mean():.4g}")
+            else:
+                cells.append(f"{vals.mean():.4g} ± {vals.std(ddof=1):.2g}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def group_stats(rows: list[dict], group: str, key: str) -> dict[str, tuple[float, float, int]]:
+    """{group value: (mean, sample std, n)} of ``key`` over the rows of each group."""
+    out: dict[str, list[float]] = {}
+    for r in rows:
+        v = r.get(key)
+        if isinstance(v, (int, float)) and math.isfinite(v):
+            out.setdefault(str(r.get(group)), []).append(float(v))
+    return {g: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, len(v))
+            for g, v in out.items()}
