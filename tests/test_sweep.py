@@ -8,8 +8,8 @@ from aejax.errors import UserError
 
 FAST = ["train.progress=false", "analysis.enabled=false"]
 
-#: housing_deep with a sweep of three seeds (one configuration): the cheapest real sweep.
-SEEDS_ONLY = '''"""housing_deep, swept over three seeds (tests)."""
+#: housing_deep with a sweep of seeds only (one configuration): the cheapest real sweep.
+SEEDS_ONLY = '''"""housing_deep, swept over seeds only (tests)."""
 from aejax import experiment, hyper
 
 _base = experiment.load("housing_deep")
@@ -18,14 +18,14 @@ prepare_data, after_training, after_sweep = _base.prepare_data, _base.after_trai
 
 
 def sweep(quick=False):
-    return hyper.product([hyper.fixed("model.latent_dim", 7), hyper.sweep("seed", [0, 1, 2])])
+    return hyper.product([hyper.fixed("model.latent_dim", 7), hyper.sweep("seed", SEEDS)])
 '''
 
 
-def seeds_only_experiment(tmp_path):
-    """Path of a housing_deep variant whose sweep is three seeds of the seed's setup."""
+def seeds_only_experiment(tmp_path, n_seeds=3):
+    """Path of a housing_deep variant whose sweep is seeds 0..n_seeds-1 of the seed's setup."""
     path = tmp_path / "housing_seeds.py"
-    path.write_text(SEEDS_ONLY)
+    path.write_text(SEEDS_ONLY + f"\n\nSEEDS = list(range({n_seeds}))\n")
     return str(path)
 
 
