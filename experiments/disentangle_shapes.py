@@ -161,9 +161,9 @@ def _figure(workdir: Path, rows: dict, refs: dict) -> Path:
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("score (1 = perfectly disentangled / informative)")
     ax.set_title("Disentanglement on shapes: test codes vs the true factors", fontsize=10)
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=8, ncol=min(len(allrows), 5), loc="upper center", bbox_to_anchor=(0.5, -0.08))
     ax.grid(alpha=0.3, axis="y")
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.1, top=0.91)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.2, top=0.91)
     path = workdir / "figures" / "disentanglement_compare.png"
     path.parent.mkdir(exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -99,6 +99,18 @@ def test_latents_only_analysis(tmp_path, run):
     assert not (tmp_path / "analysis" / "importance.json").exists()
 
 
+def test_model_failure_keeps_the_spectrum(tmp_path, run):
+    """Without a checkpoint the model-based stages are skipped with the reason, not raised."""
+    (tmp_path / "analysis").mkdir()
+    (tmp_path / "config.json").write_text((run / "config.json").read_text())
+    np.save(tmp_path / "analysis" / "latents.npy", np.load(run / "analysis" / "latents.npy"))
+    (tmp_path / "analysis" / "importance.json").write_text("{}")  # stale: must not survive
+    h = run_dir.analyze(tmp_path, figures=False)
+    s = json.loads((tmp_path / "analysis" / "spectrum.json").read_text())
+    assert "no checkpoint" in s["model_analysis_skipped"] and h["d"] == 100
+    assert not (tmp_path / "analysis" / "importance.json").exists()
+
+
 def test_bad_inputs(tmp_path, cli):
     with pytest.raises(UserError, match="no config.json"):
         run_dir.analyze(tmp_path)
@@ -112,6 +124,6 @@ def test_bad_inputs(tmp_path, cli):
 
 
 def test_markdown_to_html():
-    h = mdhtml.to_html("# Title\n\nSome **bold** `x<y`.\n\n- a\n- b\n\n| k | v |\n|---|---|\n| 1 | 2 |\n")
-    assert "<h2>Title</h2>" in h and "<b>bold</b>" in h and "<code>x&lt;y</code>" in h
+    h = mdhtml.to_html("# Title\n\nSome **bold** `x<y` *it*.\n\n- a\n- b\n\n| k | v |\n|---|---|\n| 1 | 2 |\n")
+    assert "<h2>Title</h2>" in h and "<b>bold</b>" in h and "<code>x&lt;y</code>" in h and "<i>it</i>" in h
     assert "<li>a</li><li>b</li>" in h and "<th>k</th>" in h and "<td>2</td>" in h

@@ -88,7 +88,7 @@ def cumulative(s: dict, path: Path, title: str) -> Path:
             ax.plot(sp[key], c[sp[key] - 1], "o", color=color, ms=5)
     for t in (0.9, 0.95, 0.99):
         ax.axhline(t, color="grey", ls=":", lw=0.8)
-        ax.text(1.02, t, f"{int(t * 100)} %", fontsize=8, va="center", color="grey",
+        ax.text(0.01, t, f"{int(t * 100)} %", fontsize=7, va="bottom", color="grey",
                 transform=ax.get_yaxis_transform())
     ax.set_xlabel("number of modes (log scale)")
     ax.set_ylabel("cumulative explained variance")
@@ -135,10 +135,11 @@ def ablation(im: dict, path: Path, title: str) -> Path:
     dirs = np.asarray(im["direction_ablation_increase"])
     lo = max(units.max(), dirs.max(), 1e-12) * 1e-6
     r = np.arange(1, units.size + 1)
-    a1.semilogy(r, _positive(dirs, lo), "o-", ms=3, lw=1, color="C2",
-                label="eigen-direction k (in eigenvalue order)")
+    a1.semilogy(np.arange(1, dirs.size + 1), _positive(dirs, lo), "o-", ms=3, lw=1, color="C2",
+                label="eigen-direction k (in eigenvalue order)"
+                + (f"; the leading {dirs.size}" if dirs.size < units.size else ""))
     a1.semilogy(r, _positive(units, lo), "s-", ms=3, lw=1, color="C0", label="unit (sorted, most important first)")
-    a1.set_xlabel("rank")
+    a1.set_xlabel("rank (increases <= 0 drawn at the bottom)")
     a1.set_ylabel("test MSE increase when ablated (log)")
     a1.set_title("Ablating one unit vs one eigen-direction", fontsize=10)
     a1.legend(fontsize=8)

@@ -1,7 +1,7 @@
 """A very small Markdown -> HTML converter for the analysis notes in reports.
 
 Handles what ``analysis/*.md`` files use: ``#`` headings, ``-`` bullet lists,
-``|`` tables (the ``|---|`` line is dropped), paragraphs, ``**bold**`` and
+``|`` tables (the ``|---|`` line is dropped), paragraphs, ``**bold**``, ``*italic*`` and
 ```code```. Everything else is escaped text; no dependency.
 """
 from __future__ import annotations
@@ -13,6 +13,7 @@ import re
 def _inline(text: str) -> str:
     t = html.escape(text)
     t = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", t)
+    t = re.sub(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])", r"<i>\1</i>", t)
     return re.sub(r"`(.+?)`", r"<code>\1</code>", t)
 
 

@@ -36,9 +36,23 @@ re-drawn in numpy: LeCun-normal kernels, zero biases), scaled to the trained
 codes' total variance. Dead units (variance <= 1e-12 x the largest) are left
 out of the floors: their eigenvalues are exactly 0 and below any floor.
 
-Ablation decodes at most ``max_decodes`` examples in all (default 120,000),
-so it uses the first min(N, max_decodes // configurations) test examples;
-the number used is recorded (``importance.json: examples``).
+When the model cannot be loaded (no checkpoint, a model without ``encode`` /
+``decode``, data that an experiment's ``prepare_data`` reshaped), the
+spectrum and the shuffle / Marchenko-Pastur floors are still written and
+``spectrum.json`` says why the rest was skipped (``model_analysis_skipped``,
+``skipped``): the analysis runs at the end of every training run and must not
+cost the run its figures and report.
+
+Ablation cost: every configuration (one ablated unit, one ablated direction,
+one point of a keep-top-k curve) decodes the same m test examples. m is the
+largest number (between min(N, 64) and N) whose modelled cost stays within
+``ablation_budget_s`` (default 2 CPU-seconds): decoding is memory-bound on
+CPUs, so one example is modelled as XLA's ``bytes accessed`` of the compiled
+decoder / 2 GB/s (measured here: 9 us per example for the 784-400-200-100
+decoder, 106 us for the conv decoder, against 10 and 76 us modelled). The
+model, not a clock, decides m, so reruns give the same numbers; m and the
+model are recorded in ``importance.json`` (``examples``, ``decode_us_model``).
+Directions are ablated one at a time for the leading 128 at most.
 
 Measured (benchmarks/analysis_speed.py): the 784-400-200-100 dense AE on
 mnist5k (1,000 test codes of 100 units) analyses in a few seconds; see the
@@ -47,6 +61,7 @@ benchmark's docstring for the medians.
 from __future__ import annotations
 
 import json
+import sys
 import time
 import types
 from pathlib import Path
@@ -58,7 +73,9 @@ from aejax.analysis import spectrum as spec
 from aejax.errors import UserError
 
 DEAD_REL = 1e-12          # a unit whose variance is <= DEAD_REL x the largest never changes
-MAX_DECODES = 120_000     # decoded examples the ablation may use in all
+ABLATION_BUDGET_S = 2.0   # modelled CPU-seconds the ablation may spend decoding
+MEMORY_BW = 2e9           # bytes / s: the decode cost model (memory-bound on CPU)
+MAX_DIRECTIONS = 128      # eigen-directions ablated one by one (the leading ones)
 DECODE_BATCH = 2048       # rows per compiled decode call (one shape, one compile)
 
 
@@ -147,10 +164,18 @@ def _context(run_dir: Path, z: np.ndarray | None) -> types.SimpleNamespace:
     def decode(codes):
         """Flattened codes [B, D] -> reconstructions [B, ...] (best parameters)."""
         codes = np.asarray(codes, np.float32).reshape(len(codes), *code_shape)  # [B, *code_shape]
-        return run_batched(dec, r.params, codes, DECODE_BATCH)
+        rows = min(DECODE_BATCH, max(256, 1 << int(np.ceil(np.log2(max(len(codes), 1))))))
+        return run_batched(dec, r.params, codes, rows)  # padded to 256 .. 2048 rows: <= 4 shapes
 
+    try:  # modelled seconds to decode one example (see the module docstring)
+        ca = dec.lower(r.params, jax.ShapeDtypeStruct((DECODE_BATCH, *code_shape), np.float32)) \
+            .compile().cost_analysis()
+        ca = ca[0] if isinstance(ca, (list, tuple)) else ca
+        per_example = float(ca["bytes accessed"]) / DECODE_BATCH / MEMORY_BW
+    except Exception:  # noqa: BLE001 -- no cost analysis on this backend: assume every output byte x 16
+        per_example = 16 * 4 * int(np.prod(ds.test.x.shape[1:])) / MEMORY_BW
     ctx = types.SimpleNamespace(run=r, x=ds.test.x, x_in=x_in, encode=encode, decode=decode, d=d,
-                                ok=True, reason="")
+                                ok=True, reason="", decode_s=per_example)
     if z is not None:
         k = min(16, len(z))
         again = encode(r.params, x_in[:k])
@@ -205,42 +230,53 @@ def _spectrum(z: np.ndarray, rng: np.random.Generator, z_untrained=None) -> tupl
     return out, vecs
 
 
-def _importance(ctx, z: np.ndarray, vecs: np.ndarray, max_decodes: int) -> dict:
+def _importance(ctx, z: np.ndarray, vecs: np.ndarray, budget_s: float) -> dict:
     """importance.json content: unit / direction ablation and keep-top-k curves."""
     n, d = z.shape
     ks = k_grid(d)
-    n_configs = 2 * d + 3 * len(ks)
-    m = int(min(n, max(min(n, 100), max_decodes // max(n_configs, 1))))
+    n_dirs = min(d, MAX_DIRECTIONS)
+    n_configs = d + n_dirs + 3 * len(ks) + 12  # + about 12 bisection steps
+    m = int(min(n, max(min(n, 64), budget_s / (ctx.decode_s * n_configs))))
     zs, xs = z[:m], ctx.x[:m]
     units = imp.ablation_importance(zs, ctx.decode, xs)
-    dirs = imp.ablation_importance(zs, ctx.decode, xs, directions=vecs)
+    dirs = imp.ablation_importance(zs, ctx.decode, xs, directions=vecs[:, :n_dirs])
     var = imp.unit_variance(z)
     rank = imp.rank_units(units["increase"])
     rank_var = imp.rank_units(var)
     mean = zs.mean(axis=0)
     proj = (zs - mean) @ vecs  # [m, D]
 
-    def loss(codes):
-        return float(imp.mse_per_example(ctx.decode(codes), xs).mean())
-
     orders = {"directions": None, "units_by_ablation": rank, "units_by_variance": rank_var}
     cache: dict = {}
 
+    def codes_kept(key, k):
+        """Codes [m, D] with only the top-k directions / units of ordering ``key`` kept."""
+        if orders[key] is None:
+            return (mean + proj[:, :k] @ vecs[:, :k].T).astype(zs.dtype)
+        c = np.broadcast_to(mean.astype(zs.dtype), zs.shape).copy()
+        c[:, orders[key][:k]] = zs[:, orders[key][:k]]
+        return c
+
+    def fill(pairs):
+        """Test MSE for several (ordering, k) at once: one batched decode, no padding waste."""
+        todo = [p for p in dict.fromkeys(pairs) if p not in cache]
+        if todo:
+            rec = ctx.decode(np.concatenate([codes_kept(*p) for p in todo]))  # [len(todo) * m, ...]
+            per = imp.mse_per_example(rec, np.concatenate([xs] * len(todo)))  # [len(todo) * m]
+            for i, p in enumerate(todo):
+                cache[p] = float(per[i * m:(i + 1) * m].mean())
+
     def kept(key, k):
         """Test MSE with only the top-k directions / units of ordering ``key`` kept."""
-        if (key, k) not in cache:
-            if orders[key] is None:
-                c = mean + proj[:, :k] @ vecs[:, :k].T
-            else:
-                c = np.broadcast_to(mean.astype(zs.dtype), zs.shape).copy()
-                c[:, orders[key][:k]] = zs[:, orders[key][:k]]
-            cache[key, k] = float(imp.mse_per_example(ctx.decode(c), xs).mean())
+        fill([(key, k)])
         return cache[key, k]
 
-    curves = {"k": ks, **{key: [kept(key, k) for k in ks] for key in orders}}
+    fill([(key, k) for key in orders for k in ks])
+    curves = {"k": ks, **{key: [cache[key, k] for k in ks] for key in orders}}
     out = {
         "loss": "mse (mean over pixels, per example, then over examples; the test/mse convention)",
-        "examples": m, "baseline_loss": units["baseline_loss"],
+        "examples": m, "decode_us_model": round(ctx.decode_s * 1e6, 2),
+        "baseline_loss": units["baseline_loss"],
         "mean_code_loss": curves["directions"][0],
         "unit_variance": var.tolist(),
         "active_units_threshold": 0.01,
@@ -354,8 +390,31 @@ def disentanglement(z: np.ndarray, factors: np.ndarray, names: list, kinds: dict
             "mig_detail": mig, "sap_detail": sap, "dci_detail": dci}
 
 
+def _clock() -> tuple[float, float]:
+    """(wall, CPU) seconds now; CPU = this process's time on every core (load-independent work)."""
+    return time.perf_counter(), time.process_time()
+
+
+def _lap(timing: dict, name: str, start: tuple[float, float]) -> None:
+    """Record ``<name>_s`` (wall) and ``<name>_cpu_s`` since ``start``."""
+    wall, cpu = _clock()
+    timing[f"{name}_s"], timing[f"{name}_cpu_s"] = wall - start[0], cpu - start[1]
+
+
+def _one_blas_thread():
+    """Limit numpy's BLAS to one thread: the matrices here are small, and on a shared
+    2-core machine two spinning OpenBLAS threads made the spectra 10-20x slower
+    (0.23 s against 2-5 s for the 100-unit spectrum and its floors, load average 13)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        import contextlib
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def analyze(run_dir, *, model: bool = True, untrained: bool = True, figures: bool = True,
-            report: bool = True, max_decodes: int = MAX_DECODES, seed: int = 0) -> dict:
+            report: bool = True, ablation_budget_s: float = ABLATION_BUDGET_S, seed: int = 0) -> dict:
     """Analyse the latent space of a finished run; returns the headline numbers.
 
     ``model=False`` analyses ``analysis/latents.npy`` alone (spectrum and
@@ -363,8 +422,14 @@ def analyze(run_dir, *, model: bool = True, untrained: bool = True, figures: boo
     or factors). Random draws (shuffles, untrained weights, metric splits)
     come from ``np.random.default_rng([seed, ...])``.
     """
-    t0 = time.perf_counter()
-    timing = {}
+    with _one_blas_thread():
+        return _analyze(run_dir, model=model, untrained=untrained, figures=figures, report=report,
+                        ablation_budget_s=ablation_budget_s, seed=seed)
+
+
+def _analyze(run_dir, *, model, untrained, figures, report, ablation_budget_s, seed) -> dict:
+    t0 = _clock()
+    timing: dict = {}
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
         raise UserError(f"{run_dir}: not a run directory (no config.json)")
@@ -383,59 +448,80 @@ def analyze(run_dir, *, model: bool = True, untrained: bool = True, figures: boo
         z = z.reshape(len(z), -1)  # [N, D]
     elif not model:
         raise UserError(f"{lat_path}: missing (rerun the training, or analyze with the model)")
+    for stale in ("importance.json", "disentanglement.json"):  # from an earlier analysis
+        (out_dir / stale).unlink(missing_ok=True)
+    skipped: list[str] = []
+
+    def stage(name, fn):
+        """Run one model-based stage; a failure is recorded, not raised: the analysis runs at
+        the end of every training run and must not cost the run its figures and report."""
+        try:
+            return fn()
+        except Exception as e:  # noqa: BLE001
+            msg = f"{name}: {type(e).__name__}: {e}"
+            print(f"aejax analyze: warning: {msg} (skipped)", file=sys.stderr)
+            skipped.append(msg)
+            return None
+
     ctx = None
     if model:
         try:
             ctx = _context(run_dir, z)
-        except UserError as e:
+        except Exception as e:  # noqa: BLE001 -- e.g. a model without encode / decode
             if z is None:
                 raise
-            ctx = types.SimpleNamespace(ok=False, reason=f"model not loaded: {e}")
+            ctx = types.SimpleNamespace(ok=False, reason=f"model not loaded: {type(e).__name__}: {e}")
         if z is None:
             z = ctx.encode(ctx.run.params, ctx.x_in)
             np.save(lat_path, z)
-        timing["load_model_s"] = time.perf_counter() - t0
+        _lap(timing, "load_model", t0)
     use_model = ctx is not None and ctx.ok
 
-    t = time.perf_counter()
+    t = _clock()
     z_untrained = None
     if use_model and untrained:
-        p0 = _untrained_params(ctx.run.params, np.random.default_rng([seed, 11]))
-        z_untrained = ctx.encode(p0, ctx.x_in)
+        z_untrained = stage("untrained-encoder floor", lambda: ctx.encode(
+            _untrained_params(ctx.run.params, np.random.default_rng([seed, 11])), ctx.x_in))
     result, vecs = _spectrum(z, np.random.default_rng([seed, 12]), z_untrained)
     if use_model:
-        result["data"] = data_spectrum(ctx.x)
-        for key in ("modes_90", "modes_95", "modes_99", "participation_ratio"):
-            result[f"data_{key}"] = result["data"][key]
+        data = stage("data PCA", lambda: data_spectrum(ctx.x))
+        if data is not None:
+            result["data"] = data
+            for key in ("modes_90", "modes_95", "modes_99", "participation_ratio"):
+                result[f"data_{key}"] = data[key]
     elif ctx is not None:
         result["model_analysis_skipped"] = ctx.reason
     np.save(out_dir / "eigenvectors.npy", vecs)
-    _write_json(out_dir / "spectrum.json", result)
-    timing["spectrum_s"] = time.perf_counter() - t
+    _lap(timing, "spectrum", t)
 
     importance = None
     if use_model:
-        t = time.perf_counter()
-        importance = _importance(ctx, z, vecs, max_decodes)
-        _write_json(out_dir / "importance.json", importance)
-        timing["ablation_s"] = time.perf_counter() - t
+        t = _clock()
+        importance = stage("ablation", lambda: _importance(ctx, z, vecs, ablation_budget_s))
+        if importance is not None:
+            _write_json(out_dir / "importance.json", importance)
+        _lap(timing, "ablation", t)
         fac = _factors(ctx.run.data)
         if fac is not None:
-            t = time.perf_counter()
-            dis = disentanglement(z, *fac, np.random.default_rng([seed, 13]))
-            _write_json(out_dir / "disentanglement.json", dis)
-            timing["disentanglement_s"] = time.perf_counter() - t
+            t = _clock()
+            dis = stage("disentanglement", lambda: disentanglement(z, *fac, np.random.default_rng([seed, 13])))
+            if dis is not None:
+                _write_json(out_dir / "disentanglement.json", dis)
+            _lap(timing, "disentanglement", t)
+    if skipped:
+        result["skipped"] = skipped
+    _write_json(out_dir / "spectrum.json", result)
     headline = headline_numbers(result, importance, _read_optional(out_dir / "disentanglement.json"))
     (out_dir / "summary.md").write_text(summary_markdown(headline, cfg))
     if figures:
-        t = time.perf_counter()
+        t = _clock()
         from aejax.analysis import figures as figs
-        figs.run_figures(run_dir)
-        timing["figures_s"] = time.perf_counter() - t
+        stage("figures", lambda: figs.run_figures(run_dir))
+        _lap(timing, "figures", t)
     if report and (run_dir / "summary.json").exists():
         from aejax import report as report_lib
         report_lib.write_run_report(run_dir)
-    timing["total_s"] = time.perf_counter() - t0
+    _lap(timing, "total", t0)
     _write_json(out_dir / "timing.json", {k: round(v, 4) for k, v in timing.items()})
     headline["analysis_s"] = round(timing["total_s"], 3)
     return headline
