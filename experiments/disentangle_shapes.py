@@ -17,6 +17,11 @@ score >= 0.9) and an all-zeros code (<= 0.2).
 Expected (Higgins et al. 2017, Locatello et al. 2019): the VAEs score higher
 MIG / DCI disentanglement than the plain autoencoder, whose code is an
 arbitrary rotation of the factors; the margin varies with the seed.
+Measured (seed 0): MIG 0.014 / 0.051 / 0.089 (AE / VAE / beta-VAE), SAP
+0.018 / 0.162 / 0.196, DCI disentanglement 0.069 / 0.114 / 0.114; the true
+factors score 0.99 / 0.93 / 1.00 and the all-zeros code 0.00 / 0.00 / 0.00.
+All three stay far from the oracle: x and y are captured best (beta-VAE MIG
+0.28 / 0.14), shape and rotation hardly at all.
 """
 from __future__ import annotations
 

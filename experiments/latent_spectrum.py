@@ -16,13 +16,16 @@ from the analysis files, never typed in: eigenvalues > 0 vs above a noise
 floor, modes for 90/95/99 % of the variance, ablation of units vs of
 eigen-directions, active units, the comparison models.
 
-Result on this machine (seed 0; see the closing note of issue 6 for the
-measured numbers): the ReLU code has about a third of its units dead, so
-their eigenvalues are 0 up to round-off (and come out > 0 or < 0 at random);
-about 25-30 eigen-directions carry 95 % of both the variance and of the
-reconstruction, but they are mixtures of many units: keeping whole units needs
-about twice as many. The beta-VAE switches most units off and leaves a few
-active units, each one a "neuron that matters".
+Result (seed 0, this machine): test MSE 0.0097. 80 of the 100 eigenvalues
+come out > 0, but only 66 are non-zero beyond round-off: 34 ReLU units are
+dead. 13 modes stand above the shuffle floor (28 above Marchenko-Pastur);
+22 / 27 / 36 modes hold 90 / 95 / 99 % of the variance; the top 22 / 26 / 34
+eigen-directions recover 90 / 95 / 99 % of the reconstruction gain, while 55
+whole units are needed for 95 % (each leading direction spreads over 26-32
+units). Linear code: 30 directions vs 83 units. beta-VAE: 17 active units, 5
+units do what 5 directions do (test MSE 0.036). Sweep (3 seeds): top-k
+subspaces agree across seeds (overlap 0.82-0.88 for k = 5..30, random <=
+0.03), per-unit importance does not (rank correlation 0.06 +- 0.12).
 """
 from __future__ import annotations
 
