@@ -159,6 +159,12 @@ def ablation(im: dict, path: Path, title: str) -> Path:
                 va="top", color="C2")
     a2.set_xscale("log")
     a2.set_yscale("log")
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+    a2.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    a2.xaxis.set_minor_formatter(NullFormatter())
+    for fmt in (a2.yaxis.set_major_formatter, a2.yaxis.set_minor_formatter):  # "0.02", not "2 x 10^-2"
+        fmt(FormatStrFormatter("%.3g"))
+    a2.tick_params(axis="y", which="minor", labelsize=7)
     a2.set_xlabel("k kept (the rest set to the mean; k = 0 drawn at 0.7)")
     a2.set_ylabel("test MSE")
     a2.set_title("Keeping only the top k", fontsize=10)
