@@ -1,6 +1,6 @@
 """A very small Markdown -> HTML converter for the analysis notes in reports.
 
-Handles what ``analysis/*.md`` files use: ``#`` headings, ``-`` bullet lists,
+Handles what ``analysis/*.md`` files use: ``#`` headings, ``-`` and ``1.`` lists,
 ``|`` tables (the ``|---|`` line is dropped), paragraphs, ``**bold**``, ``*italic*`` and
 ```code```. Everything else is escaped text; no dependency.
 """
@@ -22,6 +22,7 @@ def to_html(md: str, shift: int = 1) -> str:
     out: list[str] = []
     para: list[str] = []
     items: list[str] = []
+    ordered = [False]  # the current list is numbered
     rows: list[list[str]] = []
 
     def flush():
@@ -29,7 +30,8 @@ def to_html(md: str, shift: int = 1) -> str:
             out.append(f"<p>{_inline(' '.join(para))}</p>")
             para.clear()
         if items:
-            out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + "</ul>")
+            tag = "ol" if ordered[0] else "ul"
+            out.append(f"<{tag}>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + f"</{tag}>")
             items.clear()
         if rows:
             cells = "".join("<tr>" + "".join(f"<{t}>{_inline(c)}</{t}>" for c in r) + "</tr>"
@@ -51,10 +53,12 @@ def to_html(md: str, shift: int = 1) -> str:
                 flush()
             if not re.fullmatch(r"\|[\s:|-]+\|?", s):
                 rows.append([c.strip() for c in s.strip("|").split("|")])
-        elif re.match(r"^[-*]\s+", s):
-            if para or rows:
+        elif re.match(r"^([-*]|\d+\.)\s+", s):
+            numbered = bool(re.match(r"^\d+\.", s))
+            if para or rows or (items and numbered != ordered[0]):
                 flush()
-            items.append(re.sub(r"^[-*]\s+", "", s))
+            ordered[0] = numbered
+            items.append(re.sub(r"^([-*]|\d+\.)\s+", "", s))
         elif items and line.startswith("  "):
             items[-1] += " " + s  # continuation of a bullet
         else:
