@@ -64,6 +64,9 @@ def _lstm_count(n_in, h):
     # LSTM on 101-sample traces: encoder LSTM(1 -> 64), code 16, init c/h, decoder LSTM(16 -> 64), Dense 1
     ({"name": "lstm"}, (101,), _lstm_count(1, 64) + _dense_count([64, 16]) + 2 * _dense_count([16, 64])
      + _lstm_count(16, 64) + _dense_count([64, 1])),
+    # bidirectional encoder (two LSTMs, code from both final states), decoder input code 16 + 8 time features
+    ({"name": "lstm", "bidirectional": True, "time_features": 8}, (101,), 2 * _lstm_count(1, 64)
+     + _dense_count([128, 16]) + 2 * _dense_count([16, 64]) + _lstm_count(24, 64) + _dense_count([64, 1])),
     # ConvVAE on 28x28: convs 1->32->64 (3x3, stride 2), 7*7*64 -> 256 -> 16 (x2); mirrored decoder
     ({"name": "conv_vae"}, (28, 28, 1), (9 * 32 + 32) + (9 * 32 * 64 + 64) + _dense_count([3136, 256])
      + 2 * _dense_count([256, 16]) + _dense_count([16, 256, 3136]) + (9 * 64 * 32 + 32) + (9 * 32 * 32 + 32)
@@ -81,6 +84,7 @@ def test_parameter_counts(cfg, shape, expected):
     ({"name": "deep", "hidden": [16, 8], "latent_dim": 3, "norm": "layer"}, (10,), (3,)),
     ({"name": "lstm", "hidden": 8, "latent_dim": 5}, (101,), (5,)),           # seismic traces
     ({"name": "lstm", "hidden": 8, "latent_dim": 5, "layers": 2}, (28, 28, 1), (5,)),  # image rows
+    ({"name": "lstm", "hidden": 8, "latent_dim": 5, "bidirectional": True, "time_features": 3}, (30,), (5,)),
 ])
 def test_encode_decode_contract(cfg, shape, code):
     model = models.build(cfg, shape)

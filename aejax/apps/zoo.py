@@ -8,7 +8,7 @@ training budget (the rest of the config is shared):
 | --- | --- | --- |
 | ``dense`` | undercomplete 784-256-d-256-784 (``undercomplete``) | d, linear |
 | ``deep`` | 784-512-256-128-d and back (``deep``) | d, linear |
-| ``conv`` | Conv 16 -> Conv 16 -> Conv c, each + MaxPool 2 (``conv``) | 4x4xc, c = d/16 on 28x28 |
+| ``conv`` | Conv 16 -> Conv 16 -> Conv c, each + MaxPool 2 (``conv``), BCE loss | 4x4xc, c = d/16 on 28x28 |
 | ``sparse`` | 784-256-d, ReLU code + L1 1e-4 (``sparse``) | d, ReLU |
 | ``sparse_kl`` | 784-256-d, sigmoid code + KL(0.05 ‖ rho_hat), weight 1e-3 | d, sigmoid |
 | ``vae`` | VAE 784-256-d, Bernoulli decoder (``vae``) | d (posterior mean) |
@@ -17,7 +17,8 @@ training budget (the rest of the config is shared):
 | ``lstm`` | LSTM 64 over image rows (``lstm``) | d |
 | ``denoising`` | ``dense`` trained on noisy inputs (noise_std 0.25 unless set) | d, linear |
 
-``zoo.type=custom`` leaves the model section alone (use ``model.*`` keys);
+Every type but ``conv`` keeps ``train.loss`` (the VAEs ignore it: their
+likelihood is the loss). ``zoo.type=custom`` leaves the model section alone (use ``model.*`` keys);
 with any other type the model section comes from the type, so set the code
 size with ``zoo.latent_dim``.
 """
@@ -41,8 +42,9 @@ def _dense(d):
 TYPES: dict[str, Callable[[int], dict]] = {
     "dense": _dense,
     "deep": lambda d: {"model": {"name": "deep", "hidden": [512, 256, 128], "latent_dim": d}},
+    # BCE: with MSE the conv AE's sigmoid output can collapse to black (README, mnist_conv)
     "conv": lambda d: {"model": {"name": "conv", "encoder": [[16, 3], [16, 3], [max(1, d // 16), 3]],
-                                 "decoder": [[16, 3], [16, 3], [16, 3]]}},
+                                 "decoder": [[16, 3], [16, 3], [16, 3]]}, "loss": "bce"},
     "sparse": lambda d: {"model": {"name": "sparse", "hidden": [256], "latent_dim": d,
                                    "latent_activation": "relu", "l1": 1e-4, "kl": 0.0}},
     "sparse_kl": lambda d: {"model": {"name": "sparse", "hidden": [256], "latent_dim": d,
@@ -76,6 +78,8 @@ def apply_type(cfg: Mapping) -> dict:
         raise UserError(f"zoo.latent_dim={json.dumps(d)}: expected an integer >= 1")
     settings = TYPES[name](d)
     cfg["model"] = settings["model"]
+    if "loss" in settings:
+        cfg["train"]["loss"] = settings["loss"]
     if settings.get("noise_std") and not cfg["data"]["noise_std"] > 0:
         cfg["data"]["noise_std"] = settings["noise_std"]
     return cfg

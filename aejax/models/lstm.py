@@ -39,6 +39,8 @@ class LSTMAE(nn.Module):
     layers: int = 1
     latent_activation: str = "linear"
     output_activation: str = "sigmoid"
+    bidirectional: bool = False     # encoder also reads the sequence backwards; code from both final states
+    time_features: int = 0          # decoder input = code + this many sin/cos features of the step index
 
     def __post_init__(self):
         if len(self.out_shape) not in (1, 2, 3):
@@ -59,6 +61,9 @@ class LSTMAE(nn.Module):
         t, f = self.seq_shape
         self.encoder = [nn.RNN(nn.OptimizedLSTMCell(self.hidden), return_carry=True, name=f"enc_lstm_{i}")
                         for i in range(self.layers)]
+        if self.bidirectional:
+            self.encoder_bwd = [nn.RNN(nn.OptimizedLSTMCell(self.hidden), return_carry=True, reverse=True,
+                                       keep_order=True, name=f"enc_lstm_bwd_{i}") for i in range(self.layers)]
         self.to_code = nn.Dense(self.latent_dim, name="to_code")
         self.init_c = [nn.Dense(self.hidden, name=f"dec_init_c_{i}") for i in range(self.layers)]
         self.init_h = [nn.Dense(self.hidden, name=f"dec_init_h_{i}") for i in range(self.layers)]
@@ -71,16 +76,35 @@ class LSTMAE(nn.Module):
         del train
         t, f = self.seq_shape
         h = x.reshape(x.shape[0], t, f)  # [B, T, F]
-        for rnn in self.encoder:
-            carry, h = rnn(h)             # h: [B, T, hidden]
+        for i, rnn in enumerate(self.encoder):
+            carry, out = rnn(h)           # out: [B, T, hidden]
+            if self.bidirectional:
+                carry_b, out_b = self.encoder_bwd[i](h)
+                out = jnp.concatenate([out, out_b], axis=-1)  # [B, T, 2 hidden]
+            h = out
         last = carry[1]                   # final hidden state [B, hidden] (carry = (c, h))
+        if self.bidirectional:
+            last = jnp.concatenate([last, carry_b[1]], axis=-1)  # [B, 2 hidden]
         return activation(self.latent_activation)(self.to_code(last))
+
+    def _time_features(self, t: int):
+        """[T, time_features]: sin / cos of the step index at geometric frequencies (0 features -> [T, 0])."""
+        k = self.time_features // 2
+        pos = jnp.arange(t, dtype=jnp.float32)[:, None]                     # [T, 1]
+        freq = jnp.pi / t * (2.0 ** jnp.arange(k, dtype=jnp.float32))[None]  # [1, k]
+        feats = [jnp.sin(pos * freq), jnp.cos(pos * freq)]
+        if self.time_features % 2:
+            feats.append(pos / t)
+        return jnp.concatenate(feats, axis=1)
 
     def decode(self, z, *, train: bool = False):
         """code [B, latent_dim] -> reconstruction [B, *out_shape]."""
         del train
         t, _ = self.seq_shape
         h = jnp.broadcast_to(z[:, None, :], (z.shape[0], t, z.shape[-1]))  # [B, T, latent_dim]
+        if self.time_features:
+            tf = self._time_features(t)                                     # [T, time_features]
+            h = jnp.concatenate([h, jnp.broadcast_to(tf[None], (z.shape[0], *tf.shape))], axis=-1)
         for i, rnn in enumerate(self.decoder):
             carry = (jnp.tanh(self.init_c[i](z)), jnp.tanh(self.init_h[i](z)))  # ([B, hidden],) * 2
             h = rnn(h, initial_carry=carry)                                     # [B, T, hidden]

@@ -1,0 +1,38 @@
+"""A 2-D VAE on binarised MNIST digits: the latent manifold grid (Kingma & Welling, Fig. 4).
+
+    aejax run vae_manifold
+
+The dense VAE (784-500-2, Bernoulli likelihood) on ``binarized:mnist5k``, 100
+epochs, Adam 1e-3, batch 128 (best epoch by validation loss). Figures:
+``vae_manifold.png`` (decoded 15x15 grid of z at the prior's quantiles
+0.05..0.95 in both units: digits morph smoothly into each other),
+``vae_latents.png`` (test posterior means coloured by digit), samples and
+traversals. Measured (seed 0): test -ELBO 163.4 nats per image, importance-
+sampled NLL 155.9 (k = 1,000); two latent units are little room (the 20-unit
+``vae_mnist`` reaches 101.7).
+"""
+import aejax.data.binarized  # noqa: F401  (registers binarized:SOURCE)
+from aejax.config import base_config
+
+
+def get_config() -> dict:
+    cfg = base_config()
+    cfg["data"]["name"] = "binarized:mnist5k"
+    cfg["model"] = {"name": "vae", "latent_dim": 2, "hidden": [500], "likelihood": "bernoulli", "beta": 1.0}
+    cfg["train"].update(epochs=100, batch_size=128, learning_rate=1e-3)
+    cfg["vae"] = {"iwae_k": 1000}
+    return cfg
+
+
+def quick(cfg: dict) -> dict:
+    cfg["data"]["limit"] = 256
+    cfg["train"].update(epochs=2, batch_size=64, eval_batch_size=256, progress=False)
+    cfg["vae"]["iwae_k"] = 20
+    cfg["analysis"]["enabled"] = False
+    cfg["quick"] = True
+    return cfg
+
+
+def after_training(**kw) -> dict:
+    from aejax.apps.generation import vae_artifacts
+    return vae_artifacts(k_iw=kw["cfg"]["vae"]["iwae_k"], n_units=2, **kw)

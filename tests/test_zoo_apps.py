@@ -1,0 +1,120 @@
+"""The zoo's application pieces without training: binarised data, quantisation, baselines,
+anomaly splits / AUC, sequences, and each experiment's after_sweep on synthetic rows."""
+import json
+
+import numpy as np
+import pytest
+
+from aejax import data as data_lib
+from aejax import experiment as experiment_lib
+from aejax.apps import anomaly, compression, sequences, zoo
+from aejax.errors import UserError
+
+
+def test_binarized_source_thresholds_and_keeps_the_split():
+    import aejax.data.binarized  # noqa: F401
+    plain = data_lib.load("digits", seed=3)
+    binary = data_lib.load("binarized:digits", seed=3, options={"threshold": 0.5})
+    assert set(np.unique(binary.train.x).tolist()) <= {0.0, 1.0}
+    np.testing.assert_array_equal(binary.test.y, plain.test.y)
+    np.testing.assert_array_equal(binary.train.x, (plain.train.x > 0.5).astype(np.float32))
+    assert binary.meta["binarized"] == 0.5
+    with pytest.raises(UserError, match="threshold"):
+        data_lib.load("binarized:digits", options={"threshold": 2})
+    with pytest.raises(UserError, match="not an image source"):
+        data_lib.load("binarized:diabetes")
+
+
+def test_quantize_error_is_at_most_half_a_level():
+    rng = np.random.default_rng(0)
+    z = rng.uniform(-2, 3, (200, 4)).astype(np.float32)
+    lo, hi = z.min(0), z.max(0)
+    for bits in (1, 2, 4, 8):
+        q = compression.quantize(z, lo, hi, bits)
+        assert np.all(np.abs(q - z) <= (hi - lo) / 2 ** bits / 2 + 1e-5)
+        assert all(len(np.unique(q[:, j])) <= 2 ** bits for j in range(4))
+
+
+def test_sequence_baselines():
+    rng = np.random.default_rng(1)
+    tr, te = rng.normal(size=(300, 20)), rng.normal(size=(50, 20))
+    b = sequences.baselines(tr, te, k=20)
+    assert b["mse_pca"] < 1e-10  # all components: exact
+    np.testing.assert_allclose(b["mse_mean_trace"], np.mean(np.square(te - tr.mean(0))))
+    assert sequences.baselines(tr, te, k=3)["mse_pca"] < b["mse_mean_trace"]
+
+
+def test_columns_view_and_rows_view():
+    ds = data_lib.load("digits", seed=0, limit=20)
+    cols = sequences.as_sequences(ds, {"seq": sequences.seq_section("columns", 2)})
+    assert cols.train.x.shape == (len(ds.train) * 4, 8)                 # 8x8 images, every 2nd column
+    np.testing.assert_array_equal(cols.train.x[1], ds.train.x[0, :, 2, 0])
+    np.testing.assert_array_equal(cols.train.y[:4], [ds.train.y[0]] * 4)
+    assert sequences.as_sequences(ds, {"seq": sequences.seq_section("rows")}) is ds
+    with pytest.raises(UserError, match="seq.view"):
+        sequences.as_sequences(ds, {"seq": {"view": "diagonal", "stride": 1}})
+
+
+def test_keep_normal_and_auc():
+    ds = data_lib.load("digits", seed=0)
+    kept = anomaly.keep_normal(ds, {"anomaly": anomaly.anomaly_section([3, 4])})
+    assert not np.isin(kept.train.y, [3, 4]).any() and not np.isin(kept.val.y, [3, 4]).any()
+    assert len(kept.test) == len(ds.test)
+    with pytest.raises(UserError, match="anomaly.classes"):
+        anomaly.keep_normal(ds, {"anomaly": {"classes": [42]}})
+    y = np.array([0, 0, 1, 1, 0, 1], bool)
+    assert anomaly.roc(y, np.array([0.1, 0.2, 0.9, 0.8, 0.3, 0.7]))[2] == 1.0
+    assert anomaly.roc(y, np.array([0.9, 0.8, 0.1, 0.2, 0.7, 0.3]))[2] == 0.0
+
+
+def test_zoo_type_errors():
+    with pytest.raises(UserError, match="zoo.type"):
+        zoo.apply_type({"zoo": {"type": "gan", "latent_dim": 8}})
+    with pytest.raises(UserError, match="zoo.latent_dim"):
+        zoo.apply_type({"zoo": {"type": "vae", "latent_dim": 0}})
+    cfg = {"zoo": {"type": "custom"}, "model": {"name": "conv"}}
+    assert zoo.apply_type(cfg) == cfg
+
+
+def test_seed_table_mean_and_std():
+    rows = [{"t": "a", "m": 1.0}, {"t": "a", "m": 3.0}, {"t": "b", "m": 2.0}]
+    md = zoo.seed_table(rows, "t", [("m", "metric")], "title")
+    assert "| a | 2 | 2 ± 1.4 |" in md and "| b | 1 | 2 |" in md
+
+
+def _fake_run(run_dir, files):
+    (run_dir / "analysis").mkdir(parents=True)
+    for name, arrays in files.items():
+        np.savez(run_dir / "analysis" / name, **arrays) if name.endswith(".npz") else \
+            np.save(run_dir / "analysis" / name, arrays)
+
+
+@pytest.mark.parametrize("experiment", ["ae_zoo", "ae_denoising", "ae_anomaly", "seismic_anomaly",
+                                        "ae_compression", "lstm_seismic", "ae_sparse"])
+def test_after_sweep_writes_its_table_and_figures(experiment, tmp_path):
+    """Each experiment's after_sweep on synthetic rows (what the runs' summaries would hold)."""
+    exp = experiment_lib.load(experiment)
+    configs = exp.sweep(quick=False)
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, c in enumerate(configs):
+        run = f"run{i}"
+        digits = rng.uniform(size=(8, 28, 28, 1)).astype(np.float32)
+        score = rng.uniform(size=50)
+        _fake_run(tmp_path / run, {"examples.npz": {"test_x": digits, "test_input": digits,
+                                                    "test_recon": digits},
+                                   "anomaly.npz": {"score": score, "is_anomaly": np.arange(50) % 5 == 0},
+                                   "latents.npy": rng.uniform(size=(50, 32))})
+        d = c.get("zoo.latent_dim", 32)
+        rows.append({**c, "run": run, "seed": c.get("seed", 0), "code_dim": d,
+                     **{k: float(rng.uniform(0.01, 1)) for k in (
+                         "test/recon_mse", "test/recon_psnr", "test/psnr_noisy", "test/roc_auc", "test/mse",
+                         "test/code_mean", "test/mse_model", "test/mse_mean_trace", "test/mse_pca",
+                         "margin_vs_mean_trace", "margin_vs_pca", "test/mse_float", "test/pca_mse_float",
+                         *[f"test/mse_{b}bit" for b in compression.BITS],
+                         *[f"test/pca_mse_{b}bit" for b in compression.BITS])}})
+    exp.after_sweep(sweep_dir=tmp_path, configs=configs, rows=rows)
+    md = (tmp_path / "sweep.md").read_text()
+    assert md.startswith("# ") and "± " in md
+    figs = list((tmp_path / "figures").glob("*.png"))
+    assert figs, "no figure written"
