@@ -145,7 +145,7 @@ def load(name: str, *, seed: int = 0, val_fraction: float = 0.1,
 def _import_sources() -> None:
     """Import the modules that register sources (lazily: some are heavy)."""
     from aejax.data import images  # noqa: F401
-    for mod in ("seismic", "tabular", "shapes"):
+    for mod in ("seismic", "tabular", "shapes", "binarized"):
         try:
             __import__(f"aejax.data.{mod}")
         except ModuleNotFoundError as e:  # module not written yet
