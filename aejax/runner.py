@@ -141,7 +141,8 @@ def train_and_report(cfg: Mapping, workdir: Path, *, t_start: float | None = Non
         model = models.build(cfg["model"], ds.example_shape)
         task = Task(model, make_optimizer(t["optimizer"], t["learning_rate"], t["weight_decay"]),
                     t["loss"], float(d["noise_std"]))
-        trainer = Trainer(task, t["batch_size"], t["eval_batch_size"], t["strategy"])
+        trainer = Trainer(task, t["batch_size"], t["eval_batch_size"], t["strategy"],
+                          scan_epoch=t.get("scan_epoch", True))
     except ValueError as e:
         raise UserError(str(e)) from None
     if len(ds.train) < t["batch_size"]:

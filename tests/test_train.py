@@ -20,6 +20,22 @@ def _task(noise=0.0):
     return Task(model, make_optimizer("adam", 1e-3), "mse", noise)
 
 
+def test_a_step_loop_epoch_gives_the_scanned_epoch_numbers():
+    task = _task(noise=0.1)
+    x_host = np.random.default_rng(1).uniform(size=(130, 8, 8, 1)).astype(np.float32)
+    out = []
+    for scan in (True, False):
+        trainer = Trainer(task, batch_size=32, devices=jax.devices()[:1], scan_epoch=scan)
+        state, keys = init_state(task, (8, 8, 1), 0)
+        state, x = trainer.put_state(state), trainer.put(x_host)
+        for epoch in (1, 2):
+            state, metrics = trainer.epoch(state, x, keys["data"], keys["step"], epoch)
+        out.append((jax.device_get(state.params), float(metrics["loss"])))
+        assert trainer.traces == ({"epoch": 1, "step": 1} if scan else {"step": 1})
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), out[0][0], out[1][0])
+    assert out[0][1] == pytest.approx(out[1][1], rel=1e-5)
+
+
 def test_epoch_and_step_are_traced_once():
     task = _task(noise=0.1)
     trainer = Trainer(task, batch_size=32, eval_batch_size=64, devices=jax.devices()[:1])
