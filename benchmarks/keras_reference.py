@@ -1,0 +1,169 @@
+"""A carefully written Keras 3 version of the course's dense and conv autoencoders (quality reference).
+
+    KERAS_BACKEND=jax .venv/bin/python benchmarks/keras_reference.py --model dense --epochs 150
+    .venv/bin/python benchmarks/keras_reference.py --model conv --epochs 15 --json out.json
+    .venv/bin/python benchmarks/keras_reference.py --model dense --quick       # seconds
+
+Same architecture, loss, optimiser, batch size, epochs and data split as
+aejax's defaults (``experiments/mnist_dense.py``, ``experiments/mnist_conv.py``,
+``aejax/config.py``):
+
+- dense: 784 -> Dense 400 relu -> Dense 200 relu -> Dense 100 (linear code)
+  -> Dense 200 relu -> Dense 400 relu -> Dense 784 sigmoid; batch 256.
+- conv: Conv2D 16 (3x3, relu, same) -> MaxPooling2D 2 -> Conv2D 8 -> MaxPooling2D 2
+  [7x7x8] -> Conv2D 8 -> UpSampling2D 2 -> Conv2D 16 -> UpSampling2D 2 ->
+  Conv2D 1 (3x3, sigmoid); batch 128.
+- MSE loss, ``keras.optimizers.Adam(learning_rate=1e-3)`` (Keras' defaults
+  otherwise: glorot-uniform kernels, zero biases, epsilon 1e-7), ``model.fit``
+  with ``shuffle=True`` on the training split, ``validation_data`` = the
+  validation split.
+- Data: ``aejax.data.load(name, seed=0)`` with aejax's default fractions, so
+  train / val / test are exactly aejax's (default ``idx:`` full Fashion-MNIST:
+  54,000 / 6,000 / 10,000).
+- Like aejax (which evaluates its best checkpoint), the weights of the epoch
+  with the lowest validation loss are restored before the test split is
+  scored; the last epoch's test MSE is reported too. Test MSE = mean over
+  pixels and examples of the squared error, computed with numpy from
+  ``model.predict``.
+
+The backend is the ``KERAS_BACKEND`` environment variable or ``--backend``
+(default ``jax``; ``torch`` uses the CPU torch 2.13.0 of the ``bench`` extra).
+TensorFlow is not needed.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+FASHION = "idx:/usr/share/datasets/fashion-mnist"
+
+
+def parse(argv=None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", choices=("dense", "conv"), default="dense")
+    p.add_argument("--epochs", type=int, default=None, help="default: the experiment's (150)")
+    p.add_argument("--data", default=FASHION, help=f"aejax data source name (default {FASHION})")
+    p.add_argument("--seed", type=int, default=None, help="default: the experiment's (0)")
+    p.add_argument("--backend", choices=("jax", "torch"), default=os.environ.get("KERAS_BACKEND", "jax"))
+    p.add_argument("--limit", type=int, default=0, help="keep at most this many examples per split")
+    p.add_argument("--quick", action="store_true", help="2 epochs on 2,048 examples")
+    p.add_argument("--json", metavar="OUT", help="write the results and per-epoch history as JSON")
+    return p.parse_args(argv)
+
+
+def build_model(keras, kind: str, model_cfg: dict, shape):
+    """The Keras model equivalent to aejax's ``model`` config section."""
+    L = keras.layers
+    act = model_cfg.get("activation", "relu")
+    if kind == "dense":
+        n = int(np.prod(shape))
+        inp = keras.Input((n,))
+        h = inp
+        for units in model_cfg["hidden"]:
+            h = L.Dense(units, activation=act)(h)
+        lat = model_cfg.get("latent_activation", "linear")
+        h = L.Dense(model_cfg["latent_dim"], activation=None if lat == "linear" else lat, name="code")(h)
+        for units in reversed(model_cfg["hidden"]):
+            h = L.Dense(units, activation=act)(h)
+        out = L.Dense(n, activation=model_cfg.get("output_activation", "sigmoid"))(h)
+        return keras.Model(inp, out, name="dense_ae")
+    inp = keras.Input(tuple(shape))
+    h = inp
+    for ch, k in model_cfg["encoder"]:
+        h = L.Conv2D(ch, k, activation=act, padding="same")(h)
+        h = L.MaxPooling2D(2, padding="same")(h)
+    for ch, k in model_cfg["decoder"]:
+        h = L.Conv2D(ch, k, activation=act, padding="same")(h)
+        h = L.UpSampling2D(2)(h)
+    out = L.Conv2D(shape[-1], model_cfg["output_kernel"], activation=model_cfg.get("output_activation", "sigmoid"),
+                   padding="same")(h)
+    return keras.Model(inp, out, name="conv_ae")
+
+
+def main(argv=None) -> int:
+    """Train the Keras model on aejax's split; print (and optionally save) the test MSE."""
+    args = parse(argv)
+    os.environ["KERAS_BACKEND"] = args.backend  # must precede importing keras
+    import keras
+
+    from aejax import data as data_lib
+    from aejax import experiment
+
+    cfg = experiment.load("mnist_dense" if args.model == "dense" else "mnist_conv").get_config()
+    t, d = cfg["train"], cfg["data"]
+    epochs = args.epochs or (2 if args.quick else t["epochs"])
+    seed = cfg["seed"] if args.seed is None else args.seed
+    limit = args.limit or (2048 if args.quick else 0)
+    ds = data_lib.load(args.data, seed=seed, val_fraction=d["val_fraction"], test_fraction=d["test_fraction"],
+                       limit=limit or None)
+    shape = ds.example_shape
+
+    def prep(x):  # dense: [N, 784]; conv: [N, 28, 28, 1]
+        return x.reshape(len(x), -1) if args.model == "dense" else x
+
+    xtr, xva, xte = prep(ds.train.x), prep(ds.val.x), prep(ds.test.x)
+    keras.utils.set_random_seed(seed)
+    model = build_model(keras, args.model, cfg["model"], shape)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=t["learning_rate"]), loss="mse")
+
+    class BestAndTimes(keras.callbacks.Callback):
+        """Keep the weights of the lowest validation loss; time every epoch."""
+
+        def __init__(self):
+            super().__init__()
+            self.best, self.best_epoch, self.weights, self.times = np.inf, 0, None, []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self.t0)
+            if logs["val_loss"] < self.best:
+                self.best, self.best_epoch, self.weights = logs["val_loss"], epoch + 1, self.model.get_weights()
+
+    cb = BestAndTimes()
+    print(f"keras {keras.__version__} (backend {keras.backend.backend()}), {args.model}: "
+          f"{model.count_params()} params; data {args.data}: train {len(xtr)}, val {len(xva)}, test {len(xte)}; "
+          f"{epochs} epochs, batch {t['batch_size']}", flush=True)
+    t0 = time.perf_counter()
+    hist = model.fit(xtr, xtr, batch_size=t["batch_size"], epochs=epochs, shuffle=True,
+                     validation_data=(xva, xva), callbacks=[cb], verbose=2)
+    train_s = time.perf_counter() - t0
+
+    def test_mse():
+        pred = model.predict(xte, batch_size=1000, verbose=0)
+        return float(np.mean((np.asarray(pred, np.float64) - xte) ** 2))
+
+    last = test_mse()
+    model.set_weights(cb.weights)
+    best = test_mse()
+    med_epoch = float(np.median(cb.times))
+    result = {"framework": "keras", "keras": keras.__version__, "backend": keras.backend.backend(),
+              "model": args.model, "params": int(model.count_params()), "data": args.data, "seed": seed,
+              "epochs": epochs, "batch_size": t["batch_size"], "train_examples": len(xtr),
+              "val_examples": len(xva), "test_examples": len(xte),
+              "test/mse": best, "test/mse_last_epoch": last, "best_epoch": cb.best_epoch,
+              "best_val_loss": float(cb.best), "train_s": train_s, "median_epoch_s": med_epoch,
+              "samples_per_s": len(xtr) / med_epoch,
+              "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+              "load_end": os.getloadavg(),
+              "history": {k: [float(v) for v in vs] for k, vs in hist.history.items()}, "epoch_s": cb.times}
+    print(f"keras {args.model}: test MSE {best:.6f} (best val epoch {cb.best_epoch}), last epoch {last:.6f}; "
+          f"median epoch {med_epoch:.2f} s ({len(xtr) / med_epoch:.0f} samples/s), train {train_s:.0f} s")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
