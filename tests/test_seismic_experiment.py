@@ -218,5 +218,7 @@ def test_bad_classifier_setting_is_a_user_error():
     exp = experiment.load("seismic_columns")
     with pytest.raises(UserError, match="classifier.features"):
         runner.resolve_config(exp, ["classifier.features=cnn"])
+    with pytest.raises(UserError, match="analysis.enabled"):
+        runner.resolve_config(exp, ["analysis.enabled=true"])
     cfg = runner.resolve_config(exp, ["data.name=mnist5k"])
     assert cfg["data"]["options"] == {}                             # the synth pool size is dropped
