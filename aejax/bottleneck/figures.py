@@ -61,13 +61,14 @@ def sanity_figure(arrays: Mapping, path: Path, source: str, max_err: float | Non
     first = int(arrays["indices"][0]) if "indices" in arrays else 0
     _show(axes[0], orig, f"original image ({source}, test #{first})", pad=12)
     picks = np.linspace(0, w - 1, 6).round().astype(int)
-    axes[0].plot(picks, np.zeros_like(picks) - 2.5, "v", color="tab:red", ms=5, clip_on=False)
+    axes[0].plot(picks, np.zeros_like(picks) - 0.5 - 0.025 * h, "v", color="tab:red", ms=5, clip_on=False)
     axes[0].set_xlim(-0.5, w - 0.5)
     axes[0].set_ylim(h - 0.5, -0.5)
     ax = axes[1]
     depth = np.arange(h)
+    zero = float(np.median(orig))                               # seismic: mid grey = zero amplitude
     for k, j in enumerate(picks):
-        trace = 0.9 * np.clip(orig[:, j] - 0.5, -0.5, 0.5)     # amplitude (mid grey = 0), <= 0.45 wide
+        trace = 0.9 * np.clip(orig[:, j] - zero, -0.5, 0.5)    # <= 0.45 either side of its axis
         ax.plot(k + trace, depth, color="k", lw=0.7)
         ax.fill_betweenx(depth, k, k + trace, where=trace > 0, color="k", lw=0)
     ax.set_ylim(h - 1, 0)
