@@ -2,8 +2,8 @@
 
 :func:`run_outputs` is what both ``aejax run seismic_columns`` (through the
 experiment's ``after_training`` hook) and the grouped sweep trainer call once
-a model is trained. Given the test / training reconstructions it adds to
-``summary.json``:
+a model is trained. Given its test reconstructions and codes and its MSE on
+the training columns it adds to ``summary.json``:
 
 - ``test/pca_mse``, ``test/pca_psnr``: rank-m PCA fitted on the training
   columns (:func:`aejax.analysis.spectrum.pca_reconstruction_mse`), scored on
