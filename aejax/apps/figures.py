@@ -17,8 +17,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def _wrap(title: str, width: int = 80) -> str:
-    """Long titles over several lines (matplotlib does not wrap)."""
+def _wrap(title: str, fig=None, width: int = 80) -> str:
+    """Long titles over several lines (matplotlib does not wrap): ~11 characters per inch of ``fig``."""
+    if fig is not None:
+        width = int(fig.get_figwidth() * 11)
     return "\n".join(textwrap.fill(part, width) for part in title.split("\n"))
 
 
@@ -51,14 +53,15 @@ def bar_comparison(stats: dict, path: Path, *, title: str, ylabel: str, annotati
     ax.set_xticklabels(names, rotation=30, ha="right")
     for i, n in enumerate(names):
         note = f"n={stats[n][2]}" + (f"\n{annotations[n]}" if annotations and n in annotations else "")
-        ax.annotate(note, (i, means[i]), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=7)
+        ax.annotate(note, (i, means[i] + stds[i]), textcoords="offset points", xytext=(0, 3), ha="center",
+                    fontsize=7)
     if baseline is not None:
         ax.axhline(baseline[0], color="tab:red", ls="--", lw=1, label=baseline[1])
         ax.legend(fontsize=8)
     if log:
         ax.set_yscale("log")
     ax.set_ylabel(ylabel)
-    ax.set_title(_wrap(title), fontsize=10)
+    ax.set_title(_wrap(title, ax.figure), fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, path)
 
@@ -81,7 +84,7 @@ def reconstruction_grid(run_dirs: dict, path: Path, *, title: str, k: int = 8,
         for i in range(k):
             _img(axes[r, i], images[i])
         axes[r, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
-    fig.suptitle(_wrap(title), fontsize=10)
+    fig.suptitle(_wrap(title, fig), fontsize=10)
     return _save(fig, path)
 
 
@@ -99,7 +102,7 @@ def image_grid(images: np.ndarray, path: Path, *, title: str, row_labels: Sequen
                 axes[i, j].set_xlabel(col_labels[j], fontsize=6)
         if row_labels is not None:
             axes[i, 0].set_ylabel(row_labels[i], fontsize=7, rotation=0, ha="right", va="center")
-    fig.suptitle(_wrap(title), fontsize=10)
+    fig.suptitle(_wrap(title, fig), fontsize=10)
     if xlabel:
         fig.text(0.5, 0.005, xlabel, ha="center", fontsize=8)
     if ylabel:
@@ -126,7 +129,7 @@ def manifold(images: np.ndarray, grid: np.ndarray, path: Path, *, title: str, ax
     ax.set_yticklabels([f"{grid[::-1][t]:.2f}" for t in ticks], fontsize=7)
     ax.set_xlabel(axes_labels[0])
     ax.set_ylabel(axes_labels[1])
-    ax.set_title(_wrap(title), fontsize=10)
+    ax.set_title(_wrap(title, ax.figure), fontsize=10)
     return _save(fig, path)
 
 
@@ -140,7 +143,7 @@ def latent_scatter(z: np.ndarray, labels, path: Path, *, title: str, dims=(0, 1)
     names = axes_labels or (f"z[{dims[0]}]", f"z[{dims[1]}]")
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1])
-    ax.set_title(_wrap(title), fontsize=10)
+    ax.set_title(_wrap(title, ax.figure), fontsize=10)
     ax.grid(alpha=0.3)
     return _save(fig, path)
 
@@ -160,7 +163,7 @@ def score_histogram(normal: np.ndarray, anomalous: np.ndarray, path: Path, *, ti
         ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap on log axes
     ax.set_xlabel(xlabel)
     ax.set_ylabel("density")
-    ax.set_title(_wrap(title), fontsize=10)
+    ax.set_title(_wrap(title, ax.figure), fontsize=10)
     ax.legend(fontsize=8)
     return _save(fig, path)
 
@@ -173,7 +176,7 @@ def roc_curves(curves: dict, path: Path, *, title: str) -> Path:
     ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="chance")
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
-    ax.set_title(_wrap(title), fontsize=10)
+    ax.set_title(_wrap(title, ax.figure), fontsize=10)
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3)
     return _save(fig, path)
@@ -197,7 +200,7 @@ def curves(series: dict, path: Path, *, title: str, xlabel: str, ylabel: str, lo
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(_wrap(title), fontsize=10)
+    ax.set_title(_wrap(title, ax.figure), fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
     return _save(fig, path)
@@ -216,7 +219,7 @@ def traces(originals: np.ndarray, recons: dict, path: Path, *, title: str, k: in
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7, ncol=len(recons) + 1, loc="upper right")
     axes[-1, 0].set_xlabel(xlabel)
-    fig.suptitle(_wrap(title), fontsize=10)
+    fig.suptitle(_wrap(title, fig), fontsize=10)
     return _save(fig, path)
 
 

@@ -305,7 +305,9 @@ def importance_nll(model, params, x, key, *, k: int = 1000, target=None, batch_s
     x = jnp.asarray(x)
     target = x if target is None else jnp.asarray(target)
     k_chunk = min(k_chunk, k)
-    n_chunks = -(-k // k_chunk)
+    while k % k_chunk:  # exactly k samples: chunks of a divisor of k
+        k_chunk -= 1
+    n_chunks = k // k_chunk
 
     @jax.jit
     def chunk_stats(params, xb, tb, kb):
