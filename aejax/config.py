@@ -32,7 +32,9 @@ def base_config() -> dict:
             "epochs": 150,
             "batch_size": 256,
             "learning_rate": 1e-3,
+            "lr_schedule": "constant",  # or "cosine": decay to 0 over train.epochs
             "optimizer": "adam",
+            "adam_eps": 1e-8,           # adam / adamw epsilon (optax's default; Keras uses 1e-7)
             "weight_decay": 0.0,
             "patience": 0,          # epochs without val improvement before stopping; 0 = never
             "loss": "mse",

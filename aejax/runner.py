@@ -67,6 +67,8 @@ def validate(cfg: Mapping) -> None:
         step.make_optimizer(t["optimizer"], 1e-3)
     except ValueError as e:
         raise UserError(f"train.optimizer: {e}") from None
+    if t.get("lr_schedule", "constant") not in step.LR_SCHEDULES:
+        raise UserError(f"train.lr_schedule={json.dumps(t['lr_schedule'])}: expected one of {list(step.LR_SCHEDULES)}")
 
 
 def default_workdir(exp_name: str, cfg: Mapping) -> Path:
@@ -129,7 +131,7 @@ def train_and_report(cfg: Mapping, workdir: Path, *, t_start: float | None = Non
     from aejax import models
     from aejax.train.checkpoint import Checkpoints
     from aejax.train.fit import fit
-    from aejax.train.step import Task, Trainer, abstract_init, host, init_state, make_optimizer
+    from aejax.train.step import Task, Trainer, abstract_init, host, init_state, optimizer_from_config
 
     t_start = time.perf_counter() if t_start is None else t_start
     t, d = cfg["train"], cfg["data"]
@@ -139,7 +141,7 @@ def train_and_report(cfg: Mapping, workdir: Path, *, t_start: float | None = Non
         ds = hooks.prepare_data(ds, cfg)
     try:
         model = models.build(cfg["model"], ds.example_shape)
-        task = Task(model, make_optimizer(t["optimizer"], t["learning_rate"], t["weight_decay"]),
+        task = Task(model, optimizer_from_config(t, len(ds.train) // t["batch_size"]),
                     t["loss"], float(d["noise_std"]))
         trainer = Trainer(task, t["batch_size"], t["eval_batch_size"], t["strategy"],
                           scan_epoch=t.get("scan_epoch", True))
@@ -184,22 +186,9 @@ def train_and_report(cfg: Mapping, workdir: Path, *, t_start: float | None = Non
     n_params = int(sum(np.size(p) for p in jax.tree.leaves(best.params)))
     steps_per_epoch = len(ds.train) // t["batch_size"]
     first_step_s = t_ready - t_start + (loop["train_s"] / max(loop["epoch"], 1)) / max(steps_per_epoch, 1)
-    summary = {
-        "params": n_params,
-        "train_examples": len(ds.train),
-        "val_examples": len(ds.val),
-        "test_examples": len(ds.test),
-        "epochs_run": loop["epoch"],
-        "best_epoch": loop["best_epoch"],
-        "stopped": loop["stopped"] or "completed all epochs",
-        "wall_s": round(time.perf_counter() - t_start, 3),
-        "train_s": round(loop["train_s"], 3),
-        "setup_s": round(setup_s, 3),  # parameter init + compiling the epoch, side by side
-        "time_to_first_step_s": round(first_step_s, 3),
-        "train_samples_per_s": round(loop["train_samples"] / max(loop["train_s"], 1e-9), 1),
-        "devices": f"{trainer.n_dev} x {jax.devices()[0].platform}",
-        **{f"test/{k}": v for k, v in test.items()},
-    }
+    summary = make_summary(ds, loop, test, n_params=n_params, wall_s=time.perf_counter() - t_start,
+                           train_s=loop["train_s"], setup_s=setup_s,  # init + compiling the epoch, side by side
+                           first_step_s=first_step_s, n_dev=trainer.n_dev)
     outputs = save_examples(trainer, best.params, ds, arrays, cfg, workdir)
     if d["noise_std"] > 0:
         summary["test/psnr_noisy"] = _psnr(np.asarray(arrays["test_in"]), ds.test.x)
@@ -210,6 +199,30 @@ def train_and_report(cfg: Mapping, workdir: Path, *, t_start: float | None = Non
     (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     finish(workdir, cfg, outputs)
     return summary
+
+
+def make_summary(ds, loop: Mapping, test: Mapping, *, n_params: int, wall_s: float | None, train_s: float,
+                 setup_s: float, first_step_s: float, n_dev: int = 1, **extra) -> dict:
+    """summary.json's fields (DESIGN.md) for one run: data sizes, ``loop`` (fit's epoch / best_epoch /
+    stopped / train_samples), timings, ``extra`` fields, then ``test/<metric>`` for each of ``test``."""
+    import jax
+    return {
+        "params": n_params,
+        "train_examples": len(ds.train),
+        "val_examples": len(ds.val),
+        "test_examples": len(ds.test),
+        "epochs_run": loop["epoch"],
+        "best_epoch": loop["best_epoch"],
+        "stopped": loop["stopped"] or "completed all epochs",
+        "wall_s": None if wall_s is None else round(wall_s, 3),
+        "train_s": round(train_s, 3),
+        "setup_s": round(setup_s, 3),
+        "time_to_first_step_s": round(first_step_s, 3),
+        "train_samples_per_s": round(loop["train_samples"] / max(train_s, 1e-9), 1),
+        "devices": f"{n_dev} x {jax.devices()[0].platform}",
+        **extra,
+        **{f"test/{k}": v for k, v in test.items()},
+    }
 
 
 def corrupt_np(x: np.ndarray, noise_std: float, rng: np.random.Generator) -> np.ndarray:
@@ -271,7 +284,7 @@ def load_run(run_dir, which: str = "best"):
     from aejax import data as data_lib
     from aejax import models
     from aejax.train.checkpoint import Checkpoints
-    from aejax.train.step import Task, Trainer, abstract_init, make_optimizer
+    from aejax.train.step import Task, Trainer, abstract_init, optimizer_from_config
 
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.json"
@@ -285,7 +298,7 @@ def load_run(run_dir, which: str = "best"):
     ds = data_lib.load(d["name"], seed=cfg["seed"], val_fraction=d["val_fraction"],
                        test_fraction=d["test_fraction"], limit=d["limit"] or None, options=d["options"])
     model = models.build(cfg["model"], ds.example_shape)
-    task = Task(model, make_optimizer(t["optimizer"], t["learning_rate"], t["weight_decay"]),
+    task = Task(model, optimizer_from_config(t, len(ds.train) // t["batch_size"]),
                 t["loss"], float(d["noise_std"]))
     trainer = Trainer(task, t["batch_size"], t["eval_batch_size"], "mesh")
     ckpt = Checkpoints(run_dir / "checkpoints")

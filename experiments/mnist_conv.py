@@ -26,7 +26,8 @@ from aejax.config import base_config
 def get_config() -> dict:
     cfg = base_config()
     cfg["model"] = {"name": "conv", "encoder": [[16, 3], [8, 3]], "decoder": [[8, 3], [16, 3]],
-                    "output_kernel": 3, "activation": "relu", "output_activation": "sigmoid"}
+                    "output_kernel": 3, "activation": "relu", "output_activation": "sigmoid",
+                    "kernel_init": "lecun_normal"}
     cfg["train"]["batch_size"] = 128
     cfg["train"]["loss"] = "bce"
     cfg["train"]["scan_epoch"] = False

@@ -16,7 +16,7 @@ from aejax.config import base_config
 def get_config() -> dict:
     cfg = base_config()
     cfg["model"] = {"name": "dense", "hidden": [400, 200], "latent_dim": 100, "activation": "relu",
-                    "latent_activation": "linear", "output_activation": "sigmoid"}
+                    "latent_activation": "linear", "output_activation": "sigmoid", "kernel_init": "lecun_normal"}
     return cfg
 
 

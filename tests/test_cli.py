@@ -42,7 +42,9 @@ def test_unknown_set_key_exits_2_naming_it(tmp_path, cli):
 
 def test_bad_values_exit_2(tmp_path, cli):
     for setting, needle in (("train.loss=hinge", "train.loss"), ("data.name=nope", "data.name='nope'"),
-                            ("train.optimizer=adamx", "train.optimizer")):
+                            ("train.optimizer=adamx", "train.optimizer"),
+                            ("train.lr_schedule=linear", "train.lr_schedule"),
+                            ("model.kernel_init=xavier", "model.kernel_init")):
         out = cli("run", "mnist_dense", "--quick", "--workdir", tmp_path, "--set", setting)
         assert out.returncode == 2, (setting, out.stderr[-2000:])
         assert needle in out.stderr and "Traceback" not in out.stderr

@@ -62,3 +62,22 @@ def test_unknown_model_key_names_it():
         models.build({"name": "dense", "laten_dim": 3}, (4,))
     with pytest.raises(UserError, match="model.name='nope'"):
         models.build({"name": "nope"}, (4,))
+
+
+@pytest.mark.parametrize("name, cfg, shape", [("dense", {"hidden": [400, 200], "latent_dim": 100}, (28, 28, 1)),
+                                              ("conv", {}, (28, 28, 1))])
+def test_kernel_init_draws_the_named_distribution(name, cfg, shape):
+    """glorot_uniform (Keras) kernels lie within +-sqrt(6 / (fan_in + fan_out)); biases stay zero."""
+    model = models.build({"name": name, "kernel_init": "glorot_uniform", **cfg}, shape)
+    params = jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, *shape)))["params"]
+    for layer in params.values():
+        k = np.asarray(layer["kernel"])
+        receptive = int(np.prod(k.shape[:-2]))
+        limit = np.sqrt(6 / (k.shape[-2] * receptive + k.shape[-1] * receptive))
+        assert np.abs(k).max() <= limit and np.abs(k).max() > 0.9 * limit
+        assert not np.asarray(layer["bias"]).any()
+
+
+def test_unknown_kernel_init_is_one_clear_error():
+    with pytest.raises(UserError, match="model.kernel_init: unknown kernel_init 'xavier'"):
+        models.build({"name": "dense", "kernel_init": "xavier"}, (8,))

@@ -9,7 +9,7 @@ import pytest
 from aejax import models, runner
 from aejax.errors import UserError
 from aejax.train.fit import TrainingDiverged, read_metrics
-from aejax.train.step import Task, Trainer, init_state, make_optimizer
+from aejax.train.step import Task, Trainer, init_state, make_optimizer, optimizer_from_config
 
 SMALL = ["data.name=digits", "model.hidden=[32]", "model.latent_dim=8", "train.batch_size=64",
          "train.eval_batch_size=128", "train.progress=false", "analysis.enabled=false"]
@@ -73,6 +73,21 @@ def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(tmp_path):
     la = np.load(tmp_path / "full" / "analysis" / "latents.npy")
     lb = np.load(tmp_path / "part" / "analysis" / "latents.npy")
     np.testing.assert_allclose(la, lb, rtol=1e-5, atol=1e-6)
+
+
+def test_cosine_schedule_decays_the_step_to_zero_over_the_run():
+    """SGD makes the applied update -lr(t) * g: full rate at step 0, half at the middle, 0 at the end."""
+    t = {"optimizer": "sgd", "learning_rate": 0.1, "lr_schedule": "cosine", "epochs": 2}
+    tx = optimizer_from_config(t, steps_per_epoch=5)  # 10 steps in all
+    params = {"w": jnp.zeros(())}
+    state = tx.init(params)
+    sizes = []
+    for _ in range(11):
+        update, state = tx.update({"w": jnp.ones(())}, state, params)
+        sizes.append(-float(update["w"]))
+    assert sizes[0] == pytest.approx(0.1) and sizes[5] == pytest.approx(0.05) and sizes[10] == pytest.approx(0.0)
+    const = optimizer_from_config(dict(t, lr_schedule="constant"), steps_per_epoch=5)
+    assert -float(const.update({"w": jnp.ones(())}, const.init(params), params)[0]["w"]) == pytest.approx(0.1)
 
 
 def test_resume_refuses_a_different_config(tmp_path):

@@ -67,7 +67,7 @@ def _digits_programs(seeds, noise=0.2):
             "train.batch_size=128", "train.learning_rate=0.01"]
     cfgs = [runner.resolve_config(exp, sets + [f"seed={s}"]) for s in seeds]
     datasets = vectorized.load_seed_data(cfgs)
-    task, trainer, programs = vectorized.build(cfgs[0], datasets[0].example_shape, len(seeds))
+    task, trainer, programs = vectorized.build(cfgs[0], datasets[0].example_shape, len(seeds), len(datasets[0].train))
     arrays = {k: programs.put(v) for k, v in vectorized.seed_arrays(datasets, cfgs, noise).items()}
     return task, trainer, programs, datasets, arrays
 

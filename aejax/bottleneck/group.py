@@ -108,7 +108,7 @@ def train_group(exp, cfgs: Sequence[Mapping], run_dirs: Sequence[Path] | None, *
     """
     from aejax import models, runner
     from aejax.bottleneck import evaluate
-    from aejax.train.step import Task, Trainer, _init_program, make_optimizer
+    from aejax.train.step import Task, Trainer, _init_program, optimizer_from_config
 
     t_start = time.perf_counter() if t_start is None else t_start
     t_group = time.perf_counter()
@@ -148,7 +148,7 @@ def train_group(exp, cfgs: Sequence[Mapping], run_dirs: Sequence[Path] | None, *
     # Models, one Task per m (same optimizer settings as the engine).
     try:
         tasks = [Task(models.build({**cfg0["model"], "latent_dim": m}, example_shape),
-                      make_optimizer(t["optimizer"], t["learning_rate"], t["weight_decay"]),
+                      optimizer_from_config(t, n_train // t["batch_size"]),
                       t["loss"], 0.0) for m in ms]
         batcher = Trainer(tasks[0], t["batch_size"], t["eval_batch_size"], "mesh", devices=jax.devices()[:1])
     except ValueError as e:
@@ -413,6 +413,7 @@ def _write_numbers(cfg, run_dir: Path, ds, source, rows, loop, state, best_state
     """One model's run directory but its figures and summary.json, as ``aejax run`` writes
     it; thread-safe once :func:`aejax.bottleneck.evaluate.seed_cache` holds its seed.
     -> (summary, examples)."""
+    from aejax import runner
     from aejax.bottleneck import evaluate
     from aejax.train.checkpoint import Checkpoints
 
@@ -427,23 +428,10 @@ def _write_numbers(cfg, run_dir: Path, ds, source, rows, loop, state, best_state
             ckpt.close()
     n_params = int(sum(np.size(p) for p in jax.tree.leaves(best_state.params)))
     nb = timing["nb"]
-    summary = {
-        "params": n_params,
-        "train_examples": len(ds.train),
-        "val_examples": len(ds.val),
-        "test_examples": len(ds.test),
-        "epochs_run": loop["epoch"],
-        "best_epoch": loop["best_epoch"],
-        "stopped": loop["stopped"] or "completed all epochs",
-        "wall_s": None,                      # set when the run's files are complete
-        "train_s": round(loop["train_s"], 3),
-        "setup_s": round(timing["setup_s"], 3),
-        "time_to_first_step_s": round(timing["setup_s"] + timing["first_epoch_s"] / max(nb, 1), 3),
-        "train_samples_per_s": round(loop["train_samples"] / max(loop["train_s"], 1e-9), 1),
-        "devices": f"1 x {jax.devices()[0].platform}",
-        "group_models": timing["group_models"],
-        **{f"test/{k}": v for k, v in test.items()},
-    }
+    summary = runner.make_summary(ds, loop, test, n_params=n_params, wall_s=None,  # set when the files are complete
+                                  train_s=loop["train_s"], setup_s=timing["setup_s"],
+                                  first_step_s=timing["setup_s"] + timing["first_epoch_s"] / max(nb, 1),
+                                  group_models=timing["group_models"])
     # analysis/examples.npz + latents.npy in runner.save_examples' format.
     k = int(cfg.get("figures", {}).get("examples", 10))
     (run_dir / "analysis").mkdir(exist_ok=True)

@@ -11,6 +11,7 @@ from typing import Mapping
 import numpy as np
 
 from aejax.errors import UserError
+from aejax.models.common import initializer
 from aejax.models.conv import ConvAE
 from aejax.models.dense import DenseAE, square_ish
 
@@ -37,6 +38,11 @@ def build(model_cfg: Mapping, example_shape) -> "object":
     if unknown:
         raise UserError(f"model.{unknown[0]}: not a setting of model {name!r}; "
                         f"it takes {sorted(fields)}")
+    if "kernel_init" in cfg:
+        try:
+            initializer(cfg["kernel_init"])
+        except ValueError as e:
+            raise UserError(f"model.kernel_init: {e}") from None
     cfg = {k: tuple(tuple(i) if isinstance(i, list) else i for i in v) if isinstance(v, list) else v
            for k, v in cfg.items()}
     return cls(out_shape=tuple(example_shape), **cfg)

@@ -1,4 +1,4 @@
-"""Small pieces shared by the models: activations by name, reshape pooling."""
+"""Small pieces shared by the models: activations and initializers by name, reshape pooling."""
 from __future__ import annotations
 
 import flax.linen as nn
@@ -23,6 +23,22 @@ def activation(name: str):
         return ACTIVATIONS[name]
     except KeyError:
         raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}") from None
+
+
+INITIALIZERS = {
+    "glorot_uniform": nn.initializers.glorot_uniform,  # Keras' default
+    "lecun_normal": nn.initializers.lecun_normal,  # Flax's default
+    "he_normal": nn.initializers.he_normal,
+    "he_uniform": nn.initializers.he_uniform,
+}
+
+
+def initializer(name: str):
+    """The kernel initializer called ``name`` (ValueError naming the choices)."""
+    try:
+        return INITIALIZERS[name]()
+    except KeyError:
+        raise ValueError(f"unknown kernel_init {name!r}; expected one of {sorted(INITIALIZERS)}") from None
 
 
 def max_pool_2x2(x):

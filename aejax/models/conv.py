@@ -13,7 +13,7 @@ from typing import Sequence
 
 import flax.linen as nn
 
-from aejax.models.common import activation, max_pool_2x2, upsample_2x2
+from aejax.models.common import activation, initializer, max_pool_2x2, upsample_2x2
 
 
 class ConvAE(nn.Module):
@@ -25,13 +25,16 @@ class ConvAE(nn.Module):
     output_kernel: int = 3
     activation: str = "relu"
     output_activation: str = "sigmoid"
+    kernel_init: str = "lecun_normal"  # Flax's default; "glorot_uniform" is Keras'
 
     def setup(self):
-        self.enc_convs = [nn.Conv(c, (k, k), padding="SAME", name=f"enc_{i}")
+        init = initializer(self.kernel_init)
+        self.enc_convs = [nn.Conv(c, (k, k), padding="SAME", kernel_init=init, name=f"enc_{i}")
                           for i, (c, k) in enumerate(self.encoder)]
-        self.dec_convs = [nn.Conv(c, (k, k), padding="SAME", name=f"dec_{i}")
+        self.dec_convs = [nn.Conv(c, (k, k), padding="SAME", kernel_init=init, name=f"dec_{i}")
                           for i, (c, k) in enumerate(self.decoder)]
-        self.out_conv = nn.Conv(self.out_shape[-1], (self.output_kernel,) * 2, padding="SAME", name="out")
+        self.out_conv = nn.Conv(self.out_shape[-1], (self.output_kernel,) * 2, padding="SAME", kernel_init=init,
+                                name="out")
 
     def encode(self, x, *, train: bool = False):
         """[B, H, W, C] -> bottleneck [B, H / 2^k, W / 2^k, C_k] (7x7x8 for the course)."""

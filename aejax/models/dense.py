@@ -12,7 +12,7 @@ from typing import Sequence
 import flax.linen as nn
 import numpy as np
 
-from aejax.models.common import activation
+from aejax.models.common import activation, initializer
 
 
 class DenseAE(nn.Module):
@@ -29,11 +29,14 @@ class DenseAE(nn.Module):
     activation: str = "relu"
     latent_activation: str = "linear"
     output_activation: str = "sigmoid"
+    kernel_init: str = "lecun_normal"  # Flax's default; "glorot_uniform" is Keras'
 
     def setup(self):
         dec = tuple(reversed(self.hidden)) if self.decoder_hidden is None else tuple(self.decoder_hidden)
-        self.enc_layers = [nn.Dense(f, name=f"enc_{i}") for i, f in enumerate((*self.hidden, self.latent_dim))]
-        self.dec_layers = [nn.Dense(f, name=f"dec_{i}")
+        init = initializer(self.kernel_init)
+        self.enc_layers = [nn.Dense(f, kernel_init=init, name=f"enc_{i}")
+                           for i, f in enumerate((*self.hidden, self.latent_dim))]
+        self.dec_layers = [nn.Dense(f, kernel_init=init, name=f"dec_{i}")
                            for i, f in enumerate((*dec, int(np.prod(self.out_shape))))]
 
     def encode(self, x, *, train: bool = False):

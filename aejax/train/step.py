@@ -16,7 +16,7 @@ every device gathers the global batch, takes its slice, and ``pmean``s grads.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Mapping
 
 import flax.struct
 import jax
@@ -39,11 +39,29 @@ class TrainState:
     opt_state: Any
 
 
-def make_optimizer(name: str, learning_rate: float, weight_decay: float = 0.0):
-    """An optax optimizer by name: adam, adamw, sgd, momentum, rmsprop, adagrad."""
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def optimizer_from_config(t: Mapping, steps_per_epoch: int):
+    """The ``train`` section's optimizer: ``optimizer`` at ``learning_rate`` following ``lr_schedule``,
+    'constant' or 'cosine' (cosine decay from ``learning_rate`` to 0 over ``epochs`` x
+    ``steps_per_epoch`` steps; a run resumed with more epochs keeps its original schedule length
+    only if ``epochs`` is unchanged)."""
+    lr = t["learning_rate"]
+    schedule = t.get("lr_schedule", "constant")
+    if schedule == "cosine":
+        lr = optax.cosine_decay_schedule(lr, max(int(t["epochs"]) * int(steps_per_epoch), 1))
+    elif schedule != "constant":
+        raise ValueError(f"unknown lr_schedule {schedule!r}; expected one of {list(LR_SCHEDULES)}")
+    return make_optimizer(t["optimizer"], lr, t.get("weight_decay", 0.0), t.get("adam_eps", 1e-8))
+
+
+def make_optimizer(name: str, learning_rate, weight_decay: float = 0.0, adam_eps: float = 1e-8):
+    """An optax optimizer by name: adam, adamw, sgd, momentum, rmsprop, adagrad
+    (``learning_rate`` a number or an optax schedule; ``adam_eps``: optax's 1e-8, Keras' 1e-7)."""
     makers = {
-        "adam": lambda: optax.adam(learning_rate),
-        "adamw": lambda: optax.adamw(learning_rate, weight_decay=weight_decay),
+        "adam": lambda: optax.adam(learning_rate, eps=adam_eps),
+        "adamw": lambda: optax.adamw(learning_rate, eps=adam_eps, weight_decay=weight_decay),
         "sgd": lambda: optax.sgd(learning_rate),
         "momentum": lambda: optax.sgd(learning_rate, momentum=0.9),
         "rmsprop": lambda: optax.rmsprop(learning_rate),

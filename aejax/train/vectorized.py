@@ -266,14 +266,14 @@ def load_seed_data(cfgs: Sequence[Mapping], hooks=None) -> list:
     return out
 
 
-def build(cfg: Mapping, example_shape, n_seeds: int):
+def build(cfg: Mapping, example_shape, n_seeds: int, n_train: int):
     """(task, trainer, programs) for a config, as the runner builds them."""
     from aejax import models
-    from aejax.train.step import make_optimizer
+    from aejax.train.step import optimizer_from_config
     t, d = cfg["train"], cfg["data"]
     try:
         model = models.build(cfg["model"], example_shape)
-        task = Task(model, make_optimizer(t["optimizer"], t["learning_rate"], t["weight_decay"]),
+        task = Task(model, optimizer_from_config(t, n_train // t["batch_size"]),
                     t["loss"], float(d["noise_std"]))
         trainer = Trainer(task, t["batch_size"], t["eval_batch_size"], "mesh")
     except ValueError as e:
@@ -322,7 +322,7 @@ def train_seeds(cfgs: Sequence[Mapping], run_dirs: Sequence[Path], *, hooks=None
     if len(datasets[0].train) < t["batch_size"]:
         raise UserError(f"train.batch_size={t['batch_size']} is larger than the {len(datasets[0].train)} "
                         "training examples; lower it")
-    task, trainer, programs = build(cfg0, example_shape, len(cfgs))
+    task, trainer, programs = build(cfg0, example_shape, len(cfgs), len(datasets[0].train))
     host_arrays = seed_arrays(datasets, cfgs, float(d["noise_std"]))
     arrays = {k: programs.put(v) for k, v in host_arrays.items()}
     t_setup = time.perf_counter()
@@ -356,23 +356,10 @@ def train_seeds(cfgs: Sequence[Mapping], run_dirs: Sequence[Path], *, hooks=None
             ckpt.close()
         params = unstack(res["best"].params, s)
         seed_arrs = {k: trainer.put(v[s]) for k, v in host_arrays.items()}
-        summary = {
-            "params": n_params,
-            "train_examples": len(ds.train),
-            "val_examples": len(ds.val),
-            "test_examples": len(ds.test),
-            "epochs_run": loop["epoch"],
-            "best_epoch": loop["best_epoch"],
-            "stopped": loop["stopped"] or "completed all epochs",
-            "wall_s": round(time.perf_counter() - t_start, 3),
-            "train_s": round(res["train_s"], 3),
-            "setup_s": round(res["setup_s"], 3),
-            "time_to_first_step_s": round(first_step_s, 3),
-            "train_samples_per_s": round(loop["train_samples"] / max(res["train_s"], 1e-9), 1),
-            "devices": f"{trainer.n_dev} x {jax.devices()[0].platform}",
-            "vectorized_seeds": len(cfgs),
-            **{f"test/{k}": float(np.asarray(v).reshape(len(cfgs))[s]) for k, v in test.items()},
-        }
+        seed_test = {k: float(np.asarray(v).reshape(len(cfgs))[s]) for k, v in test.items()}
+        summary = runner.make_summary(ds, loop, seed_test, n_params=n_params, wall_s=time.perf_counter() - t_start,
+                                      train_s=res["train_s"], setup_s=res["setup_s"], first_step_s=first_step_s,
+                                      n_dev=trainer.n_dev, vectorized_seeds=len(cfgs))
         outputs = runner.save_examples(trainer, params, ds, seed_arrs, cfg, rd)
         if d["noise_std"] > 0:
             summary["test/psnr_noisy"] = runner._psnr(host_arrays["test_in"][s], ds.test.x)
