@@ -13,7 +13,8 @@ aejax's defaults (``experiments/mnist_dense.py``, ``experiments/mnist_conv.py``,
 - conv: Conv2D 16 (3x3, relu, same) -> MaxPooling2D 2 -> Conv2D 8 -> MaxPooling2D 2
   [7x7x8] -> Conv2D 8 -> UpSampling2D 2 -> Conv2D 16 -> UpSampling2D 2 ->
   Conv2D 1 (3x3, sigmoid); batch 128.
-- MSE loss, ``keras.optimizers.Adam(learning_rate=1e-3)`` (Keras' defaults
+- the experiment's loss (``train.loss``: MSE for dense, binary cross-entropy for
+  conv), ``keras.optimizers.Adam(learning_rate=1e-3)`` (Keras' defaults
   otherwise: glorot-uniform kernels, zero biases, epsilon 1e-7), ``model.fit``
   with ``shuffle=True`` on the training split, ``validation_data`` = the
   validation split.
@@ -112,7 +113,8 @@ def main(argv=None) -> int:
     xtr, xva, xte = prep(ds.train.x), prep(ds.val.x), prep(ds.test.x)
     keras.utils.set_random_seed(seed)
     model = build_model(keras, args.model, cfg["model"], shape)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=t["learning_rate"]), loss="mse")
+    loss = {"mse": "mse", "bce": "binary_crossentropy", "mae": "mae"}[t["loss"]]
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=t["learning_rate"]), loss=loss)
 
     class BestAndTimes(keras.callbacks.Callback):
         """Keep the weights of the lowest validation loss; time every epoch."""
@@ -132,7 +134,7 @@ def main(argv=None) -> int:
     cb = BestAndTimes()
     print(f"keras {keras.__version__} (backend {keras.backend.backend()}), {args.model}: "
           f"{model.count_params()} params; data {args.data}: train {len(xtr)}, val {len(xva)}, test {len(xte)}; "
-          f"{epochs} epochs, batch {t['batch_size']}", flush=True)
+          f"{epochs} epochs, batch {t['batch_size']}, loss {loss}", flush=True)
     t0 = time.perf_counter()
     hist = model.fit(xtr, xtr, batch_size=t["batch_size"], epochs=epochs, shuffle=True,
                      validation_data=(xva, xva), callbacks=[cb], verbose=2)
@@ -148,7 +150,7 @@ def main(argv=None) -> int:
     med_epoch = float(np.median(cb.times))
     result = {"framework": "keras", "keras": keras.__version__, "backend": keras.backend.backend(),
               "model": args.model, "params": int(model.count_params()), "data": args.data, "seed": seed,
-              "epochs": epochs, "batch_size": t["batch_size"], "train_examples": len(xtr),
+              "epochs": epochs, "batch_size": t["batch_size"], "loss": loss, "train_examples": len(xtr),
               "val_examples": len(xva), "test_examples": len(xte),
               "test/mse": best, "test/mse_last_epoch": last, "best_epoch": cb.best_epoch,
               "best_val_loss": float(cb.best), "train_s": train_s, "median_epoch_s": med_epoch,
