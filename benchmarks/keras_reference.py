@@ -56,6 +56,9 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--backend", choices=("jax", "torch"), default=os.environ.get("KERAS_BACKEND", "jax"))
     p.add_argument("--limit", type=int, default=0, help="keep at most this many examples per split")
     p.add_argument("--quick", action="store_true", help="2 epochs on 2,048 examples")
+    p.add_argument("--drop-remainder", action="store_true",
+                   help="train on the first batch_size * (N // batch_size) training examples, so every epoch has "
+                        "aejax's number of steps (aejax drops a random ragged batch each epoch; Keras trains on it)")
     p.add_argument("--json", metavar="OUT", help="write the results and per-epoch history as JSON")
     return p.parse_args(argv)
 
@@ -111,6 +114,8 @@ def main(argv=None) -> int:
         return x.reshape(len(x), -1) if args.model == "dense" else x
 
     xtr, xva, xte = prep(ds.train.x), prep(ds.val.x), prep(ds.test.x)
+    if args.drop_remainder:
+        xtr = xtr[: len(xtr) // t["batch_size"] * t["batch_size"]]
     keras.utils.set_random_seed(seed)
     model = build_model(keras, args.model, cfg["model"], shape)
     loss = {"mse": "mse", "bce": "binary_crossentropy", "mae": "mae"}[t["loss"]]
@@ -150,7 +155,7 @@ def main(argv=None) -> int:
     med_epoch = float(np.median(cb.times))
     result = {"framework": "keras", "keras": keras.__version__, "backend": keras.backend.backend(),
               "model": args.model, "params": int(model.count_params()), "data": args.data, "seed": seed,
-              "epochs": epochs, "batch_size": t["batch_size"], "loss": loss, "train_examples": len(xtr),
+              "epochs": epochs, "batch_size": t["batch_size"], "loss": loss, "drop_remainder": args.drop_remainder, "train_examples": len(xtr),
               "val_examples": len(xva), "test_examples": len(xte),
               "test/mse": best, "test/mse_last_epoch": last, "best_epoch": cb.best_epoch,
               "best_val_loss": float(cb.best), "train_s": train_s, "median_epoch_s": med_epoch,
