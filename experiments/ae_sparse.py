@@ -19,6 +19,12 @@ the blog: 7.30 plain vs 3.33 sparse) next to the test reconstruction error,
 ``sparse_tradeoff.png`` (code activation against reconstruction error) and
 ``sparse_code_hist.png`` (distribution of code values, from each run's
 analysis/latents.npy).
+
+Measured (``aejax sweep ae_sparse``, 3 seeds, mean ± std): code mean plain
+4.42 ± 0.09 vs l1 2.30 ± 0.08 at test MSE 0.0203 vs 0.0207; plain_sigmoid
+0.847 ± 0.005 vs kl 0.214 ± 0.002 (MSE 0.0485 vs 0.0343: the unpenalised
+sigmoid code saturates near 1 and reconstructs worse). All runs still improve
+at epoch 100 (best epoch 100). See benchmarks/ZOO_RESULTS.md.
 """
 from pathlib import Path
 

@@ -16,7 +16,10 @@ epochs, against 26 % for this one). Reports ``test/mse_model`` against
 ``test/mse_mean_trace`` (every trace predicted by the mean training trace) and
 ``test/mse_pca`` (16 principal components), with ``margin_vs_mean_trace`` =
 1 - MSE_lstm / MSE_mean_trace. Figures: traces with reconstructions, the first
-test patch rebuilt from its reconstructed columns.
+test patch rebuilt from its reconstructed columns. Measured (``aejax sweep
+lstm_seismic``, 3 seeds, 40 epochs): margin_vs_mean_trace 54.7 ± 0.9 % (MSE
+0.0169 vs 0.0372); PCA with 16 components is better still (margin_vs_pca
+-19 ± 1 %: MSE 0.0141).
 """
 from aejax.apps import sequences
 from aejax.config import base_config

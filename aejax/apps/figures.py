@@ -60,6 +60,8 @@ def bar_comparison(stats: dict, path: Path, *, title: str, ylabel: str, annotati
         ax.legend(fontsize=8)
     if log:
         ax.set_yscale("log")
+    else:
+        ax.margins(y=0.14)  # head-room: the n= / mean±std notes above the tallest bar stay under the title
     ax.set_ylabel(ylabel)
     ax.set_title(_wrap(title, ax.figure), fontsize=10)
     ax.grid(axis="y", alpha=0.3)
