@@ -8,12 +8,13 @@ validation and test inputs are corrupted once with their own keys, so every
 epoch is scored on the same noisy images. Reports ``test/psnr_noisy`` (noisy
 input against clean) and ``test/psnr_denoised`` (output against clean).
 """
-from aejax.config import base_config
+from aejax.config import COURSE_KERAS_TRAIN, base_config
 
 
 def get_config() -> dict:
     cfg = base_config()
     cfg["model"] = {"name": "dense", "hidden": [400, 200], "latent_dim": 100, "activation": "relu",
-                    "latent_activation": "linear", "output_activation": "sigmoid", "kernel_init": "lecun_normal"}
+                    "latent_activation": "linear", "output_activation": "sigmoid", "kernel_init": "glorot_uniform"}
     cfg["data"]["noise_std"] = 0.25
+    cfg["train"].update(COURSE_KERAS_TRAIN)
     return cfg

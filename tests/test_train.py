@@ -90,6 +90,22 @@ def test_cosine_schedule_decays_the_step_to_zero_over_the_run():
     assert -float(const.update({"w": jnp.ones(())}, const.init(params), params)[0]["w"]) == pytest.approx(0.1)
 
 
+def test_adam_keras_adds_eps_to_the_uncorrected_root():
+    """Keras' Adam = optax's with eps / sqrt(1 - b2^t): at step t=1 a gradient g moves by lr * g / (|g| + eps / sqrt(1e-3))."""
+    g = jnp.array([1e-2, 1e-5, -1e-6, 0.0])
+    tx = make_optimizer("adam_keras", 1e-3, adam_eps=1e-7)
+    update, state = tx.update(g, tx.init(g))
+    np.testing.assert_allclose(-update, 1e-3 * g / (jnp.abs(g) + 1e-7 / np.sqrt(1e-3)), rtol=1e-5)
+    # After many steps the correction is gone: the same moments give optax's Adam update.
+    adam_state = state[0]._replace(count=jnp.array(20_000, jnp.int32))
+    a, _ = tx.update(g, (adam_state, *state[1:]))
+    plain = make_optimizer("adam", 1e-3, adam_eps=1e-7)
+    plain_init = plain.init(g)
+    b, _ = plain.update(g, (plain_init[0]._replace(count=adam_state.count, mu=adam_state.mu, nu=adam_state.nu),
+                            *plain_init[1:]))
+    np.testing.assert_allclose(a, b, rtol=1e-4)
+
+
 def test_resume_refuses_a_different_config(tmp_path):
     runner.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=1"])
     with pytest.raises(UserError, match="different config.*train.learning_rate"):
