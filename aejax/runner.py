@@ -35,13 +35,20 @@ def resolve_config(exp, overrides: Iterable[str] = (), quick: bool = False) -> d
     return cfg
 
 
-def quick_config(cfg: dict) -> dict:
-    """The default ``--quick`` smoke run: little data, two epochs, every stage still runs."""
+def quick_config(cfg: dict, *, limit: int | None = 512, analysis: bool = True, **train) -> dict:
+    """The default ``--quick`` smoke run: little data (at most ``limit`` examples; None leaves the
+    data as configured), two epochs, small batches, every stage still runs. ``analysis=False`` skips
+    the latent analysis; ``train`` overrides keys of the ``train`` section (``epochs=1``, ...)."""
     cfg = json.loads(json.dumps(cfg))
-    cfg["data"]["limit"] = cfg["data"].get("limit") or 512
-    cfg["train"]["epochs"] = 2
-    cfg["train"]["batch_size"] = min(cfg["train"]["batch_size"], 64)
-    cfg["train"]["eval_batch_size"] = min(cfg["train"].get("eval_batch_size", 1000), 256)
+    if limit is not None:
+        cfg["data"]["limit"] = cfg["data"].get("limit") or limit
+    t = cfg["train"]
+    t["epochs"] = 2
+    t["batch_size"] = min(t["batch_size"], 64)
+    t["eval_batch_size"] = min(t.get("eval_batch_size", 1000), 256)
+    t.update(train)
+    if not analysis:
+        cfg["analysis"]["enabled"] = False
     cfg["quick"] = True
     return cfg
 

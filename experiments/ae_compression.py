@@ -25,19 +25,13 @@ def get_config() -> dict:
 
 
 def quick(cfg: dict) -> dict:
-    cfg["data"]["limit"] = 512
-    cfg["train"].update(epochs=2, batch_size=64, eval_batch_size=512, progress=False)
-    cfg["analysis"]["enabled"] = False
-    cfg["quick"] = True
-    return cfg
+    from aejax.runner import quick_config
+    return quick_config(cfg, analysis=False, progress=False)
 
 
-def resolve(cfg: dict) -> dict:
-    return zoo.apply_type(cfg)
-
-
-def after_training(**kw) -> dict:
-    return compression.compression_after_training(**kw)
+# experiment hooks (aejax/runner.py)
+resolve = zoo.apply_type
+after_training = compression.compression_after_training
 
 
 def sweep(quick: bool = False):

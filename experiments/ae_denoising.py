@@ -29,20 +29,15 @@ def get_config() -> dict:
 
 
 def quick(cfg: dict) -> dict:
-    cfg["data"]["limit"] = 256
-    cfg["train"].update(epochs=1, batch_size=64, eval_batch_size=256, progress=False)
+    from aejax.runner import quick_config
+    cfg = quick_config(cfg, limit=256, analysis=False, epochs=1, progress=False)
     cfg["zoo"]["iwae_k"] = 10
-    cfg["analysis"]["enabled"] = False
-    cfg["quick"] = True
     return cfg
 
 
-def resolve(cfg: dict) -> dict:
-    return zoo.apply_type(cfg)
-
-
-def after_training(**kw) -> dict:
-    return zoo.zoo_metrics(**kw)
+# experiment hooks (aejax/runner.py)
+resolve = zoo.apply_type
+after_training = zoo.zoo_metrics
 
 
 def sweep(quick: bool = False):

@@ -49,11 +49,8 @@ def get_config() -> dict:
 
 
 def quick(cfg: dict) -> dict:
-    cfg["data"]["limit"] = 512
-    cfg["train"].update(epochs=2, batch_size=64, eval_batch_size=512, progress=False)
-    cfg["analysis"]["enabled"] = False
-    cfg["quick"] = True
-    return cfg
+    from aejax.runner import quick_config
+    return quick_config(cfg, analysis=False, progress=False)
 
 
 def resolve(cfg: dict) -> dict:

@@ -35,15 +35,14 @@ def get_config() -> dict:
 
 
 def quick(cfg: dict) -> dict:
-    cfg["data"]["limit"] = 256
-    cfg["train"].update(epochs=1, batch_size=64, eval_batch_size=256, progress=False)
+    from aejax.runner import quick_config
+    cfg = quick_config(cfg, limit=256, epochs=1, progress=False)
     cfg["zoo"]["iwae_k"] = 10
-    cfg["quick"] = True
     return cfg
 
 
-def resolve(cfg: dict) -> dict:
-    return zoo.apply_type(cfg)
+# experiment hooks (aejax/runner.py)
+resolve = zoo.apply_type
 
 
 def sweep(quick: bool = False):
@@ -51,8 +50,8 @@ def sweep(quick: bool = False):
     return hyper.product([hyper.sweep("zoo.type", TYPES), hyper.sweep("seed", [0] if quick else [0, 1, 2])])
 
 
-def after_training(**kw) -> dict:
-    return zoo.zoo_metrics(**kw)
+# experiment hooks (aejax/runner.py)
+after_training = zoo.zoo_metrics
 
 
 METRICS = [("test/recon_mse", "test recon MSE"), ("test/recon_psnr", "PSNR dB"),

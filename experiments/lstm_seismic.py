@@ -37,20 +37,15 @@ def get_config() -> dict:
 
 
 def quick(cfg: dict) -> dict:
+    from aejax.runner import quick_config
     cfg["data"]["options"] = {"n": 40}
     cfg["seq"]["stride"] = 4
-    cfg["train"].update(epochs=2, batch_size=64, eval_batch_size=512, progress=False)
-    cfg["analysis"]["enabled"] = False
-    cfg["quick"] = True
-    return cfg
+    return quick_config(cfg, limit=None, analysis=False, progress=False)
 
 
-def prepare_data(ds, cfg):
-    return sequences.as_sequences(ds, cfg)
-
-
-def after_training(**kw) -> dict:
-    return sequences.sequence_after_training(**kw)
+# experiment hooks (aejax/runner.py)
+prepare_data = sequences.as_sequences
+after_training = sequences.sequence_after_training
 
 
 def sweep(quick: bool = False):

@@ -29,23 +29,15 @@ def get_config() -> dict:
 
 
 def quick(cfg: dict) -> dict:
+    from aejax.runner import quick_config
     cfg["data"]["options"] = {"n": 300}
-    cfg["train"].update(epochs=2, batch_size=32, eval_batch_size=256, progress=False)
-    cfg["analysis"]["enabled"] = False
-    cfg["quick"] = True
-    return cfg
+    return quick_config(cfg, limit=None, analysis=False, batch_size=32, progress=False)
 
 
-def resolve(cfg: dict) -> dict:
-    return zoo.apply_type(cfg)
-
-
-def prepare_data(ds, cfg):
-    return anomaly.keep_normal(ds, cfg)
-
-
-def after_training(**kw) -> dict:
-    return anomaly.anomaly_after_training(**kw)
+# experiment hooks (aejax/runner.py)
+resolve = zoo.apply_type
+prepare_data = anomaly.keep_normal
+after_training = anomaly.anomaly_after_training
 
 
 def sweep(quick: bool = False):

@@ -33,11 +33,9 @@ def get_config() -> dict:
 
 
 def quick(cfg: dict) -> dict:
-    cfg["data"]["limit"] = 256
-    cfg["train"].update(epochs=2, batch_size=64, eval_batch_size=256, progress=False)
+    from aejax.runner import quick_config
+    cfg = quick_config(cfg, limit=256, analysis=False, progress=False)
     cfg["vae"]["iwae_k"] = 20
-    cfg["analysis"]["enabled"] = False
-    cfg["quick"] = True
     return cfg
 
 
