@@ -338,13 +338,16 @@ class Trainer:
         mask = (jnp.arange(nb * bs) < n).reshape(nb, bs)
         return out, mask
 
-    def _eval_impl(self, params, x_in, target, key):
+    def _eval_impl(self, params, x_in, target, key, constrain: bool = True):
+        """Mean over all examples of each per-example metric: a scan over padded batches, the
+        padding masked out. ``constrain``: shard each batch over the mesh (False under vmap)."""
         self._count("eval")
         (xs, ts), mask = self._padded(x_in, target)
 
         def body(sums, batch):
             xb, tb, mb = batch
-            xb = jax.lax.with_sharding_constraint(xb, self.batch_sharding)
+            if constrain:
+                xb = jax.lax.with_sharding_constraint(xb, self.batch_sharding)
             _, metrics = self.task.objective(params, xb, tb, key)
             return jax.tree.map(lambda s, m: s + jnp.sum(jnp.where(mb, m, 0.0)), sums, metrics), None
 

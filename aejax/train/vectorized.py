@@ -133,18 +133,7 @@ class SeedPrograms:
         return self._epoch(state, x, batches, step_key, jnp.asarray(active))
 
     def _eval_one(self, params, x_in, target, key):
-        # Trainer._eval_impl for one seed: padded, masked batches, mean over all examples.
-        (xs, ts), mask = self.trainer._padded(x_in, target)
-
-        def body(sums, batch):
-            xb, tb, mb = batch
-            _, metrics = self.task.objective(params, xb, tb, key)
-            return jax.tree.map(lambda s, m: s + jnp.sum(jnp.where(mb, m, 0.0)), sums, metrics), None
-
-        zeros = jax.tree.map(lambda m: jnp.zeros((), jnp.float32),
-                             jax.eval_shape(lambda: self.task.objective(params, xs[0], ts[0], key)[1]))
-        sums, _ = jax.lax.scan(body, zeros, (xs, ts, mask))
-        return jax.tree.map(lambda s: s / x_in.shape[0], sums)
+        return self.trainer._eval_impl(params, x_in, target, key, constrain=False)  # one seed, under vmap
 
     def evaluate(self, params, x_in, target, key):
         """{metric: [S]}: each seed's mean over all examples of its split."""
