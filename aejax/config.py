@@ -40,6 +40,7 @@ def base_config() -> dict:
             "batch_size": 256,
             "learning_rate": 1e-3,
             "lr_schedule": "constant",  # or "cosine": decay to 0 over train.epochs
+            "warmup_epochs": 0.0,       # >0: ramp the rate linearly from 0 over this many epochs first
             "optimizer": "adam",
             "adam_eps": 1e-8,           # adam / adamw epsilon (optax's default; Keras uses 1e-7)
             "weight_decay": 0.0,

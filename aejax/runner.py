@@ -62,6 +62,7 @@ def validate(cfg: Mapping) -> None:
         (t["epochs"] >= 1, "train.epochs", "an integer >= 1"),
         (t["batch_size"] >= 1, "train.batch_size", "an integer >= 1"),
         (t["learning_rate"] > 0, "train.learning_rate", "a number > 0"),
+        (t.get("warmup_epochs", 0) >= 0, "train.warmup_epochs", "a number >= 0 (0 = no warm-up)"),
         (t["patience"] >= 0, "train.patience", "an integer >= 0 (0 = no early stopping)"),
         (t["loss"] in losses.LOSSES, "train.loss", f"one of {sorted(losses.LOSSES)}"),
         (t["strategy"] in ("mesh", "pmap"), "train.strategy", "'mesh' or 'pmap'"),

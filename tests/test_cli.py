@@ -44,6 +44,7 @@ def test_bad_values_exit_2(tmp_path, cli):
     for setting, needle in (("train.loss=hinge", "train.loss"), ("data.name=nope", "data.name='nope'"),
                             ("train.optimizer=adamx", "train.optimizer"),
                             ("train.lr_schedule=linear", "train.lr_schedule"),
+                            ("train.warmup_epochs=-1", "train.warmup_epochs"),
                             ("model.kernel_init=xavier", "model.kernel_init")):
         out = cli("run", "mnist_dense", "--quick", "--workdir", tmp_path, "--set", setting)
         assert out.returncode == 2, (setting, out.stderr[-2000:])

@@ -90,6 +90,26 @@ def test_cosine_schedule_decays_the_step_to_zero_over_the_run():
     assert -float(const.update({"w": jnp.ones(())}, const.init(params), params)[0]["w"]) == pytest.approx(0.1)
 
 
+def _sgd_step_sizes(t, steps_per_epoch, n):
+    tx = optimizer_from_config(t, steps_per_epoch=steps_per_epoch)
+    params = {"w": jnp.zeros(())}
+    state, sizes = tx.init(params), []
+    for _ in range(n):
+        update, state = tx.update({"w": jnp.ones(())}, state, params)
+        sizes.append(-float(update["w"]))
+    return np.array(sizes)
+
+
+def test_warmup_ramps_linearly_then_follows_the_schedule():
+    """warmup_epochs=1 of 4 steps: rates 0, 1/4, 2/4, 3/4 of lr, then the constant rate or the
+    cosine over the remaining 8 steps (full rate where it starts, half-way at its middle, 0 at the end)."""
+    t = {"optimizer": "sgd", "learning_rate": 0.1, "lr_schedule": "constant", "epochs": 3, "warmup_epochs": 1}
+    np.testing.assert_allclose(_sgd_step_sizes(t, 4, 6), [0, 0.025, 0.05, 0.075, 0.1, 0.1], atol=1e-7)
+    cos = _sgd_step_sizes(dict(t, lr_schedule="cosine"), 4, 13)
+    np.testing.assert_allclose(cos[:5], [0, 0.025, 0.05, 0.075, 0.1], atol=1e-7)
+    np.testing.assert_allclose(cos[[8, 12]], [0.05, 0.0], atol=1e-7)
+
+
 def test_adam_keras_adds_eps_to_the_uncorrected_root():
     """Keras' Adam = optax's with eps / sqrt(1 - b2^t): at step t=1 a gradient g moves by lr * g / (|g| + eps / sqrt(1e-3))."""
     g = jnp.array([1e-2, 1e-5, -1e-6, 0.0])

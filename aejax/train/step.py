@@ -46,13 +46,22 @@ def optimizer_from_config(t: Mapping, steps_per_epoch: int):
     """The ``train`` section's optimizer: ``optimizer`` at ``learning_rate`` following ``lr_schedule``,
     'constant' or 'cosine' (cosine decay from ``learning_rate`` to 0 over ``epochs`` x
     ``steps_per_epoch`` steps; a run resumed with more epochs keeps its original schedule length
-    only if ``epochs`` is unchanged)."""
+    only if ``epochs`` is unchanged). ``warmup_epochs`` > 0 ramps the rate linearly from 0 over
+    that many epochs first (the cosine then decays over the remaining steps)."""
     lr = t["learning_rate"]
+    total = max(int(t["epochs"]) * int(steps_per_epoch), 1)
+    warmup = min(int(round(float(t.get("warmup_epochs", 0)) * steps_per_epoch)), total - 1)
     schedule = t.get("lr_schedule", "constant")
     if schedule == "cosine":
-        lr = optax.cosine_decay_schedule(lr, max(int(t["epochs"]) * int(steps_per_epoch), 1))
-    elif schedule != "constant":
+        decay = optax.cosine_decay_schedule(lr, total - warmup)
+    elif schedule == "constant":
+        decay = optax.constant_schedule(lr) if warmup else lr
+    else:
         raise ValueError(f"unknown lr_schedule {schedule!r}; expected one of {list(LR_SCHEDULES)}")
+    if warmup > 0:
+        lr = optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), decay], [warmup])
+    else:
+        lr = decay
     return make_optimizer(t["optimizer"], lr, t.get("weight_decay", 0.0), t.get("adam_eps", 1e-8))
 
 
