@@ -40,6 +40,9 @@ def load(name: str) -> ModuleType:
     if not hasattr(module, "get_config"):
         raise UserError(f"{path}: an experiment module must define get_config()")
     module.NAME = path.stem
+    # How config.json names it, for load_run to find the hooks again: the name when it lives in
+    # experiments/, else the file's absolute path.
+    module.REF = path.stem if path.resolve().parent == experiments_dir().resolve() else str(path.resolve())
     return module
 
 

@@ -20,7 +20,7 @@ from aejax import config as config_lib
 from aejax import experiment as experiment_lib
 from aejax.errors import UserError
 
-RESUME_IGNORED = ("train.epochs", "train.progress", "train.patience")
+RESUME_IGNORED = ("train.epochs", "train.progress", "train.patience", "experiment")
 
 
 def resolve_config(exp, overrides: Iterable[str] = (), quick: bool = False) -> dict:
@@ -32,6 +32,7 @@ def resolve_config(exp, overrides: Iterable[str] = (), quick: bool = False) -> d
     if hasattr(exp, "resolve"):  # e.g. a `zoo.type` key that fills in the model section
         cfg = exp.resolve(cfg)
     validate(cfg)
+    cfg["experiment"] = exp.REF  # load_run reapplies its prepare_data
     return cfg
 
 
@@ -280,11 +281,23 @@ def finish(workdir: Path, cfg: Mapping, outputs: Mapping) -> None:
     report.write_run_report(workdir)
 
 
+def _experiment_hooks(cfg: Mapping):
+    """The module of the experiment that wrote ``cfg`` (its ``experiment`` key), or None for run
+    directories written before that key existed or whose experiment file is gone."""
+    name = cfg.get("experiment")
+    if not name:
+        return None
+    try:
+        return experiment_lib.load(name)
+    except UserError:
+        return None
+
+
 def load_run(run_dir, which: str = "best"):
     """Rebuild a finished run from its directory: config, data, model and parameters.
 
     Returns a ``types.SimpleNamespace`` with ``cfg``, ``data`` (the same split, from
-    the saved seed), ``model``, ``task``, ``trainer`` and ``params`` (from the
+    the saved seed, through the experiment's ``prepare_data`` as in training), ``model``, ``task``, ``trainer`` and ``params`` (from the
     ``best`` or ``latest`` checkpoint).
     """
     import types
@@ -305,6 +318,9 @@ def load_run(run_dir, which: str = "best"):
     t, d = cfg["train"], cfg["data"]
     ds = data_lib.load(d["name"], seed=cfg["seed"], val_fraction=d["val_fraction"],
                        test_fraction=d["test_fraction"], limit=d["limit"] or None, options=d["options"])
+    hooks = _experiment_hooks(cfg)
+    if hooks is not None and hasattr(hooks, "prepare_data"):
+        ds = hooks.prepare_data(ds, cfg)  # e.g. seismic images -> columns, as the run trained
     model = models.build(cfg["model"], ds.example_shape)
     task = Task(model, optimizer_from_config(t, len(ds.train) // t["batch_size"]),
                 t["loss"], float(d["noise_std"]))

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from aejax import data as data_lib
 from aejax import runner, tabular_run
 from aejax.data import tabular
 from aejax.errors import UserError
@@ -59,8 +60,13 @@ def test_quick_run_writes_features_scaler_and_r2_table(quick_run):
 
 
 def test_saved_scaler_transforms_new_data_like_the_run(quick_run):
-    run = runner.load_run(quick_run)  # rebuilds the same (unscaled) split from the saved seed
-    raw_train = np.concatenate([run.data.val.x, run.data.train.x])  # validate_on=test: train = val + train
+    run = runner.load_run(quick_run)  # the run's data as it trained: through prepare_data, scaled
+    np.testing.assert_allclose(run.data.train.x.min(axis=0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(run.data.train.x.max(axis=0), 1.0, atol=1e-6)
+    d = run.cfg["data"]  # the same split unscaled, from the saved seed
+    raw = data_lib.load(d["name"], seed=run.cfg["seed"], val_fraction=d["val_fraction"],
+                        test_fraction=d["test_fraction"], limit=d["limit"] or None, options=d["options"])
+    raw_train = np.concatenate([raw.val.x, raw.train.x])  # validate_on=test: train = val + train
     scaler = tabular_run.load_scaler(quick_run)
     # Fitted on the training rows only: their range maps to exactly [0, 1].
     np.testing.assert_allclose(scaler.min, raw_train.min(axis=0), rtol=1e-6)
@@ -68,10 +74,10 @@ def test_saved_scaler_transforms_new_data_like_the_run(quick_run):
     assert scaler == tabular.MinMaxScaler.fit(raw_train)
     # New raw rows -> saved scaler -> encoder: the same features the run wrote for those rows.
     _, splits, feats = tabular_run.read_features(quick_run / "features.csv")
-    codes = tabular_run.encode(quick_run, run.data.test.x)
+    codes = tabular_run.encode(quick_run, raw.test.x)
     np.testing.assert_allclose(codes, feats[np.array(splits) == "test"], rtol=1e-5, atol=1e-6)
     with pytest.raises(UserError, match="13 columns"):
-        tabular_run.encode(quick_run, run.data.test.x[:, :5])
+        tabular_run.encode(quick_run, raw.test.x[:, :5])
 
 
 def test_colab_csv_files_and_validate_on_val(tmp_path):

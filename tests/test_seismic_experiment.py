@@ -63,6 +63,20 @@ def test_quick_run_writes_the_contract_and_figures(quick_run):
     assert [r["epoch"] for r in rows] == [1, 2, 3]
 
 
+def test_latent_analysis_reloads_the_column_model(quick_run):
+    """The run-directory analysis rebuilds the run through the experiment's prepare_data (images ->
+    columns): the model loads and its parts run, instead of a shape mismatch skipping them."""
+    from aejax import runner
+    from tests.conftest import run_cli
+    out = run_cli("analyze", quick_run)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr[-3000:]
+    spectrum = json.loads((quick_run / "analysis" / "spectrum.json").read_text())
+    assert "model_analysis_skipped" not in spectrum, spectrum.get("model_analysis_skipped")
+    assert (quick_run / "analysis" / "importance.json").exists()
+    r = runner.load_run(quick_run)
+    assert r.cfg["experiment"] == "seismic_columns" and r.data.example_shape == (101,)
+
+
 def test_quick_sweep_writes_table_recommendation_and_figures(quick_sweep):
     with open(quick_sweep / "sweep.csv") as f:
         rows = list(csv.DictReader(f))
