@@ -11,24 +11,11 @@ traversals. Measured (seed 0): test -ELBO 163.4 nats per image, importance-
 sampled NLL 155.9 (k = 1,000); two latent units are little room (the 20-unit
 ``vae_mnist`` reaches 101.7).
 """
-import aejax.data.binarized  # noqa: F401  (registers binarized:SOURCE)
-from aejax.config import base_config
+from aejax.apps.generation import vae_config, vae_quick as quick  # noqa: F401  (the --quick hook)
 
 
 def get_config() -> dict:
-    cfg = base_config()
-    cfg["data"]["name"] = "binarized:mnist5k"
-    cfg["model"] = {"name": "vae", "latent_dim": 2, "hidden": [500], "likelihood": "bernoulli", "beta": 1.0}
-    cfg["train"].update(epochs=100, batch_size=128, learning_rate=1e-3)
-    cfg["vae"] = {"iwae_k": 1000}
-    return cfg
-
-
-def quick(cfg: dict) -> dict:
-    from aejax.runner import quick_config
-    cfg = quick_config(cfg, limit=256, analysis=False, progress=False)
-    cfg["vae"]["iwae_k"] = 20
-    return cfg
+    return vae_config(latent_dim=2)
 
 
 def after_training(**kw) -> dict:

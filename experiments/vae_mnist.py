@@ -18,25 +18,11 @@ gives the same -ELBO. Measured (seed 0, ``reference_vae_torch.py --side-by-side`
 test -ELBO 101.73 nats (torch 101.67, +0.06 %), importance-sampled NLL 92.41
 (torch 92.48), 20 active units; numbers in benchmarks/ZOO_RESULTS.md.
 """
-import aejax.data.binarized  # noqa: F401  (registers binarized:SOURCE)
-from aejax.config import base_config
+from aejax.apps.generation import vae_config, vae_quick as quick  # noqa: F401  (the --quick hook)
 
 
 def get_config() -> dict:
-    cfg = base_config()
-    cfg["data"]["name"] = "binarized:mnist5k"
-    cfg["model"] = {"name": "vae", "latent_dim": 20, "hidden": [500], "likelihood": "bernoulli",
-                    "beta": 1.0, "kl_warmup_steps": 0}
-    cfg["train"].update(epochs=100, batch_size=128, learning_rate=1e-3)
-    cfg["vae"] = {"iwae_k": 1000}
-    return cfg
-
-
-def quick(cfg: dict) -> dict:
-    from aejax.runner import quick_config
-    cfg = quick_config(cfg, limit=256, analysis=False, progress=False)
-    cfg["vae"]["iwae_k"] = 20
-    return cfg
+    return vae_config(latent_dim=20, kl_warmup_steps=0)
 
 
 def sweep(quick: bool = False):

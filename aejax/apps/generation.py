@@ -24,6 +24,29 @@ from pathlib import Path
 import numpy as np
 
 
+def vae_config(latent_dim: int, **model) -> dict:
+    """The dense Bernoulli VAE on ``binarized:mnist5k`` of Kingma & Welling (784-500-``latent_dim``,
+    beta 1), Adam 1e-3, batch 128, 100 epochs; ``vae.iwae_k`` samples for the NLL; ``model``
+    overrides model keys."""
+    import aejax.data.binarized  # noqa: F401  (registers binarized:SOURCE)
+    from aejax.config import base_config
+    cfg = base_config()
+    cfg["data"]["name"] = "binarized:mnist5k"
+    cfg["model"] = {"name": "vae", "latent_dim": latent_dim, "hidden": [500], "likelihood": "bernoulli",
+                    "beta": 1.0, **model}
+    cfg["train"].update(epochs=100, batch_size=128, learning_rate=1e-3)
+    cfg["vae"] = {"iwae_k": 1000}
+    return cfg
+
+
+def vae_quick(cfg: dict) -> dict:
+    """``--quick`` for :func:`vae_config` experiments: 256 examples, 2 epochs, 20 IW samples, no latent analysis."""
+    from aejax.runner import quick_config
+    cfg = quick_config(cfg, limit=256, analysis=False, progress=False)
+    cfg["vae"]["iwae_k"] = 20
+    return cfg
+
+
 def _decode(trainer, params, z: np.ndarray) -> np.ndarray:
     return np.asarray(trainer.predict(params, np.asarray(z, np.float32), method="decode"))
 
