@@ -149,22 +149,33 @@ def main(argv=None) -> int:
         pred = model.predict(xte, batch_size=1000, verbose=0)
         return float(np.mean((np.asarray(pred, np.float64) - xte) ** 2))
 
+    def dead_units():
+        """Hidden ReLU units / channels that output 0 for every test example (dead: no gradient)."""
+        hidden = [layer for layer in model.layers[1:-1] if getattr(layer, "activation", None) is not None
+                  and getattr(layer.activation, "__name__", "") == "relu"]
+        probe = keras.Model(model.inputs, [layer.output for layer in hidden])
+        outs = probe.predict(xte, batch_size=1000, verbose=0)
+        axes = lambda a: tuple(range(np.ndim(a) - 1))  # all but the unit / channel axis
+        return {layer.name: int((np.asarray(a).max(axis=axes(a)) <= 0).sum()) for layer, a in zip(hidden, outs)}
+
     last = test_mse()
     model.set_weights(cb.weights)
     best = test_mse()
+    dead = dead_units()
     med_epoch = float(np.median(cb.times))
     result = {"framework": "keras", "keras": keras.__version__, "backend": keras.backend.backend(),
               "model": args.model, "params": int(model.count_params()), "data": args.data, "seed": seed,
               "epochs": epochs, "batch_size": t["batch_size"], "loss": loss, "drop_remainder": args.drop_remainder, "train_examples": len(xtr),
               "val_examples": len(xva), "test_examples": len(xte),
               "test/mse": best, "test/mse_last_epoch": last, "best_epoch": cb.best_epoch,
-              "best_val_loss": float(cb.best), "train_s": train_s, "median_epoch_s": med_epoch,
+              "best_val_loss": float(cb.best), "dead_units": dead, "train_s": train_s, "median_epoch_s": med_epoch,
               "samples_per_s": len(xtr) / med_epoch,
               "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
               "load_end": os.getloadavg(),
               "history": {k: [float(v) for v in vs] for k, vs in hist.history.items()}, "epoch_s": cb.times}
     print(f"keras {args.model}: test MSE {best:.6f} (best val epoch {cb.best_epoch}), last epoch {last:.6f}; "
-          f"median epoch {med_epoch:.2f} s ({len(xtr) / med_epoch:.0f} samples/s), train {train_s:.0f} s")
+          f"median epoch {med_epoch:.2f} s ({len(xtr) / med_epoch:.0f} samples/s), train {train_s:.0f} s; "
+          f"dead ReLU units per layer {dead}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
