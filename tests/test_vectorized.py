@@ -120,3 +120,23 @@ def test_early_stopping_freezes_one_seed_and_the_other_trains_on(monkeypatch):
     assert steps[1] == 2 * steps[0]  # seed 0's state froze after epoch 2
     # Best states: seed 0's from epoch 1 (a fresh copy, not the frozen state).
     assert int(res["best"].step[0]) == steps[0] // 2 and int(res["best"].step[1]) == steps[1]
+
+
+def test_a_diverged_seed_stops_with_the_engines_message_and_the_other_trains_on(monkeypatch):
+    seeds = [0, 1]
+    _, _, programs, _, arrays = _digits_programs(seeds, noise=0.0)
+    fake = {1: [1.0, 1.0], 2: [np.nan, 0.5], 3: [0.1, 0.4]}  # seed 0's val/loss is NaN at epoch 2
+    epoch = [0]
+    real_epoch = programs.epoch
+
+    def counting_epoch(*a, **kw):
+        epoch[0] += 1
+        return real_epoch(*a, **kw)
+
+    monkeypatch.setattr(programs, "epoch", counting_epoch)
+    monkeypatch.setattr(programs, "evaluate", lambda *a: {"loss": jnp.asarray(fake[epoch[0]])})
+    rows = []
+    res = vectorized.fit_seeds(programs, seeds, arrays, epochs=3, on_epoch=lambda e, r: rows.append(r))
+    assert list(res["diverged"]) == [0] and res["diverged"][0].startswith("epoch 2: the loss is not finite")
+    assert rows[1][0]["val/loss"] is None and rows[2][0] is None and rows[2][1]["epoch"] == 3
+    assert [lp["epoch"] for lp in res["loops"]] == [1, 3] and [lp["best_epoch"] for lp in res["loops"]] == [1, 3]

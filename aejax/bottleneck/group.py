@@ -45,7 +45,6 @@ from __future__ import annotations
 import collections
 import functools
 import json
-import math
 import sys
 import threading
 import time
@@ -108,6 +107,7 @@ def train_group(exp, cfgs: Sequence[Mapping], run_dirs: Sequence[Path] | None, *
     """
     from aejax import models, runner
     from aejax.bottleneck import evaluate
+    from aejax.train.fit import new_loop, not_finite, record_epoch
     from aejax.train.step import Task, Trainer, _init_program, optimizer_from_config
 
     t_start = time.perf_counter() if t_start is None else t_start
@@ -204,8 +204,7 @@ def train_group(exp, cfgs: Sequence[Mapping], run_dirs: Sequence[Path] | None, *
 
     nb = n_train // t["batch_size"]
     active = np.array([[(m, s) in todo for j, m in enumerate(ms)] for s in seeds])  # [S, M]
-    loops = {(m, s): {"epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad_epochs": 0,
-                      "train_s": 0.0, "train_samples": 0, "stopped": ""} for (m, s) in todo}
+    loops = {(m, s): new_loop() for (m, s) in todo}
     rows = {k: [] for k in todo}
     best_states = jax.tree.map(jnp.copy, states)
     setup_s = time.perf_counter() - t_group
@@ -253,10 +252,15 @@ def train_group(exp, cfgs: Sequence[Mapping], run_dirs: Sequence[Path] | None, *
             for j, m in enumerate(ms):
                 for i, s in enumerate(seeds):
                     if active[i, j]:
-                        improved[i, j] = _record(loops[(m, s)], rows[(m, s)], epoch, epoch_s, steps[j][i],
-                                                 {k: float(v[i]) for k, v in train_m[j].items()},
-                                                 {k: float(v[i]) for k, v in val_m[j].items()},
-                                                 patience, nb * t["batch_size"])
+                        tm = {k: float(v[i]) for k, v in train_m[j].items()}
+                        vm = {k: float(v[i]) for k, v in val_m[j].items()}
+                        row, outcome = record_epoch(loops[(m, s)], epoch, steps[j][i], tm, vm, epoch_s,
+                                                    patience=patience, samples=nb * t["batch_size"])
+                        rows[(m, s)].append(row)
+                        if outcome == "diverged":
+                            loops[(m, s)]["stopped"] = (f"diverged: {not_finite(epoch, tm, vm)}; "
+                                                        "try a lower train.learning_rate")
+                        improved[i, j] = outcome == "improved"
                         active[i, j] = not loops[(m, s)]["stopped"]
             if improved.any():
                 best_states = best_c(jnp.asarray(improved), states, best_states)
@@ -276,30 +280,6 @@ def train_group(exp, cfgs: Sequence[Mapping], run_dirs: Sequence[Path] | None, *
         print(f"  group done: {len(results)} runs, {time.perf_counter() - t_group:.0f} s "
               f"(setup {setup_s:.0f} s)", flush=True)
     return results
-
-
-def _record(loop: dict, rows: list, epoch: int, epoch_s: float, step: int, train: dict, val: dict,
-            patience: int, samples: int) -> bool:
-    """The engine's bookkeeping of one epoch of one model (aejax/train/fit.py): its
-    metrics row, best value, patience, divergence. True when val/loss improved."""
-    rows.append({"epoch": epoch, "step": int(step),
-                 **{f"train/{k}": _finite_or_none(v) for k, v in train.items()},
-                 **{f"val/{k}": _finite_or_none(v) for k, v in val.items()},
-                 "epoch_s": round(epoch_s, 4)})
-    if not (math.isfinite(train["loss"]) and math.isfinite(val["loss"])):
-        loop["stopped"] = (f"diverged at epoch {epoch} (train/loss={train['loss']}, val/loss={val['loss']}); "
-                           "try a lower train.learning_rate")
-        return False
-    loop["train_s"] += epoch_s
-    loop["train_samples"] += samples
-    loop["epoch"] = epoch
-    if val["loss"] < loop["best_val"]:
-        loop.update(best_val=val["loss"], best_epoch=epoch, bad_epochs=0)
-        return True
-    loop["bad_epochs"] += 1
-    if patience and loop["bad_epochs"] >= patience:
-        loop["stopped"] = f"early stopping: no val/loss improvement in {patience} epochs"
-    return False
 
 
 def _final(task, params, x_test, x_train, key):
@@ -398,10 +378,6 @@ def _train_step(task, state, clean, key):
 def _select(mask, new, old):
     """Per-seed choice between two stacked pytrees: ``new`` where mask [S] else ``old``."""
     return jax.tree.map(lambda n, o: jnp.where(mask.reshape(mask.shape + (1,) * (n.ndim - 1)), n, o), new, old)
-
-
-def _finite_or_none(v):
-    return v if math.isfinite(v) else None
 
 
 def _write_rows(run_dir: Path, rows: list) -> None:

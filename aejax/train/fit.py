@@ -42,6 +42,44 @@ def _finite_or_none(v):
     return v if not isinstance(v, float) or math.isfinite(v) else None
 
 
+def new_loop() -> dict:
+    """A run's loop record (kept in its checkpoints): epochs done, best val/loss and its epoch,
+    epochs without improvement, training time and samples, why it stopped ('' while running)."""
+    return {"epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad_epochs": 0,
+            "train_s": 0.0, "train_samples": 0, "stopped": ""}
+
+
+def record_epoch(loop: dict, epoch: int, step: int, train: dict, val: dict, epoch_s: float, *,
+                 patience: int, samples: int) -> tuple[dict, str]:
+    """One epoch of one run, by the engine's rules: its metrics.jsonl row, and ``loop`` updated.
+
+    Returns ``(row, outcome)``: ``"diverged"`` (a non-finite train or val loss; ``loop`` is left
+    as it was, ``row`` has None for it), ``"improved"`` (val/loss strictly below the best so far)
+    or ``""``; ``loop["stopped"]`` is set once ``patience`` epochs pass without improvement (0: never).
+    """
+    row = {"epoch": epoch, "step": int(step),
+           **{f"train/{k}": _finite_or_none(v) for k, v in train.items()},
+           **{f"val/{k}": _finite_or_none(v) for k, v in val.items()},
+           "epoch_s": round(epoch_s, 4)}
+    if not (math.isfinite(train["loss"]) and math.isfinite(val["loss"])):
+        return row, "diverged"
+    loop["train_s"] += epoch_s
+    loop["train_samples"] += samples
+    loop["epoch"] = epoch
+    if val["loss"] < loop["best_val"]:
+        loop.update(best_val=val["loss"], best_epoch=epoch, bad_epochs=0)
+        return row, "improved"
+    loop["bad_epochs"] += 1
+    if patience and loop["bad_epochs"] >= patience:
+        loop["stopped"] = f"early stopping: no val/loss improvement in {patience} epochs"
+    return row, ""
+
+
+def not_finite(epoch: int, train: dict, val: dict) -> str:
+    """The start of every divergence message."""
+    return f"epoch {epoch}: the loss is not finite (train/loss={train['loss']}, val/loss={val['loss']})"
+
+
 def fit(trainer: Trainer, state, data: dict, keys: dict, *, epochs: int, patience: int,
         workdir: Path, checkpoints: Checkpoints, checkpoint_every_s: float = 30.0,
         progress: bool = True, stop_after_epoch: int | None = None) -> tuple[Any, dict]:
@@ -54,8 +92,7 @@ def fit(trainer: Trainer, state, data: dict, keys: dict, *, epochs: int, patienc
     (tests use it to check resume).
     """
     metrics_path = workdir / "metrics.jsonl"
-    loop = {"epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad_epochs": 0,
-            "train_s": 0.0, "train_samples": 0, "stopped": ""}
+    loop = new_loop()
     abstract = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding), state)
     best_state = state
     if checkpoints.latest_epoch() is not None:
@@ -82,31 +119,20 @@ def fit(trainer: Trainer, state, data: dict, keys: dict, *, epochs: int, patienc
         params = trainer.get_state(state).params
         val_metrics = host(trainer.evaluate(params, data["val_in"], data["val"], keys["eval"]))
         step = int(host(trainer.get_state(state).step))
-        row = {"epoch": epoch, "step": step,
-               **{f"train/{k}": _finite_or_none(v) for k, v in train_metrics.items()},
-               **{f"val/{k}": _finite_or_none(v) for k, v in val_metrics.items()},
-               "epoch_s": round(epoch_s, 4)}
+        row, outcome = record_epoch(loop, epoch, step, train_metrics, val_metrics, epoch_s,
+                                    patience=patience, samples=n_step_examples)
         with metrics_path.open("a") as f:
             f.write(json.dumps(row) + "\n")
-        if not (math.isfinite(train_metrics["loss"]) and math.isfinite(val_metrics["loss"])):
+        if outcome == "diverged":
             checkpoints.wait()
             bar and bar.close()
             raise TrainingDiverged(
-                f"epoch {epoch}: the loss is not finite (train/loss={train_metrics['loss']}, "
-                f"val/loss={val_metrics['loss']}); training stopped. The last good checkpoints "
+                f"{not_finite(epoch, train_metrics, val_metrics)}; training stopped. The last good checkpoints "
                 f"are kept in {checkpoints.directory} (latest: epoch "
                 f"{checkpoints.latest_epoch()}, best: epoch {checkpoints.latest_epoch('best')}). "
                 "Try a lower train.learning_rate.")
-        loop["train_s"] += epoch_s
-        loop["train_samples"] += n_step_examples
-        loop["epoch"] = epoch
-        if val_metrics["loss"] < loop["best_val"]:
-            loop.update(best_val=val_metrics["loss"], best_epoch=epoch, bad_epochs=0)
+        if outcome == "improved":
             best_state = jax.tree.map(jnp.copy, state)  # the live state is donated next epoch
-        else:
-            loop["bad_epochs"] += 1
-            if patience and loop["bad_epochs"] >= patience:
-                loop["stopped"] = f"early stopping: no val/loss improvement in {patience} epochs"
         if bar:
             bar.set_postfix_str(f"train {train_metrics['loss']:.5f} val {val_metrics['loss']:.5f}")
             bar.update(1)

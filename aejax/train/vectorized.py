@@ -30,7 +30,6 @@ periodic checkpoints); finished runs are never retrained (see aejax/sweep.py).
 from __future__ import annotations
 
 import json
-import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,6 +41,7 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from aejax.errors import UserError
+from aejax.train.fit import new_loop, not_finite, record_epoch
 from aejax.train.step import AXIS, Task, Trainer, _init_program, host, train_step
 
 _FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
@@ -153,10 +153,6 @@ def unstack(tree, s: int):
     return jax.tree.map(lambda a: a[s], tree)
 
 
-def _finite_or_none(v):
-    return v if not isinstance(v, float) or math.isfinite(v) else None
-
-
 def fit_seeds(programs: SeedPrograms, seeds: Sequence[int], arrays: Mapping[str, Any], *, epochs: int,
               patience: int = 0, on_epoch: Callable[[int, list], None] | None = None) -> dict:
     """Train S seeds side by side; the epoch loop of :func:`aejax.train.fit.fit` per seed.
@@ -177,8 +173,7 @@ def fit_seeds(programs: SeedPrograms, seeds: Sequence[int], arrays: Mapping[str,
         state, keys = programs.init(seeds)
         compiling.result()
     setup_s = time.perf_counter() - t0
-    loops = [{"epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad_epochs": 0, "train_s": 0.0,
-              "train_samples": 0, "stopped": ""} for _ in range(n)]
+    loops = [new_loop() for _ in range(n)]
     best = jax.tree.map(jnp.copy, state)  # the live state is donated to the next epoch
     active = np.ones(n, bool)
     diverged: dict[int, str] = {}
@@ -205,28 +200,12 @@ def fit_seeds(programs: SeedPrograms, seeds: Sequence[int], arrays: Mapping[str,
         for s in np.flatnonzero(active):
             tm = {k: float(np.asarray(v).reshape(n)[s]) for k, v in train_metrics.items()}
             vm = {k: float(np.asarray(v).reshape(n)[s]) for k, v in val_metrics.items()}
-            rows[s] = {"epoch": epoch, "step": int(steps[s]),
-                       **{f"train/{k}": _finite_or_none(v) for k, v in tm.items()},
-                       **{f"val/{k}": _finite_or_none(v) for k, v in vm.items()},
-                       "epoch_s": round(epoch_s, 4)}
-            loop = loops[s]
-            if not (math.isfinite(tm["loss"]) and math.isfinite(vm["loss"])):
-                diverged[int(s)] = (f"epoch {epoch}: the loss is not finite (train/loss={tm['loss']}, "
-                                    f"val/loss={vm['loss']}); training stopped. Try a lower "
-                                    "train.learning_rate.")
-                active[s] = False
-                continue
-            loop["train_s"] += epoch_s
-            loop["train_samples"] += n_step_examples
-            loop["epoch"] = epoch
-            if vm["loss"] < loop["best_val"]:
-                loop.update(best_val=vm["loss"], best_epoch=epoch, bad_epochs=0)
-                improved[s] = True
-            else:
-                loop["bad_epochs"] += 1
-                if patience and loop["bad_epochs"] >= patience:
-                    loop["stopped"] = f"early stopping: no val/loss improvement in {patience} epochs"
-                    active[s] = False
+            rows[s], outcome = record_epoch(loops[s], epoch, steps[s], tm, vm, epoch_s, patience=patience,
+                                            samples=n_step_examples)
+            if outcome == "diverged":
+                diverged[int(s)] = f"{not_finite(epoch, tm, vm)}; training stopped. Try a lower train.learning_rate."
+            improved[s] = outcome == "improved"
+            active[s] = outcome != "diverged" and not loops[s]["stopped"]
         if improved.any():
             best = programs.select(improved, state, best)
         if on_epoch is not None:
