@@ -90,7 +90,8 @@ def prepare_workdir(workdir: Path, cfg: Mapping, overwrite: bool) -> bool:
     """Create the run directory; True when it holds a run to resume.
 
     A directory holding a checkpoint of a *different* config is refused (exit 2)
-    rather than resumed into nonsense; ``--overwrite`` starts afresh.
+    rather than resumed into nonsense; ``--overwrite`` starts afresh. A run written
+    before a key existed resumes if the new config keeps that key's default.
     """
     if overwrite and workdir.exists():
         shutil.rmtree(workdir)
@@ -103,6 +104,9 @@ def prepare_workdir(workdir: Path, cfg: Mapping, overwrite: bool) -> bool:
         except json.JSONDecodeError as e:
             raise UserError(f"{old_path}: not valid JSON ({e.msg}); use --overwrite to start afresh") from e
         a, b = config_lib.flatten(old), config_lib.flatten(cfg)
+        # A key the old config lacks came with a newer aejax; its base default keeps the old behaviour.
+        defaults = config_lib.flatten(config_lib.base_config())
+        a.update({k: defaults[k] for k in b if k not in a and k in defaults})
         diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in RESUME_IGNORED)
         if diff:
             raise UserError(f"{workdir}: holds a run with a different config ({', '.join(diff[:5])}); "

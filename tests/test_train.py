@@ -132,6 +132,19 @@ def test_resume_refuses_a_different_config(tmp_path):
         runner.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.learning_rate=0.1"])
 
 
+def test_resume_accepts_a_run_written_before_a_key_existed(tmp_path):
+    """A config.json without train.warmup_epochs (older aejax) resumes when the key keeps its
+    default (the behaviour it had then), and is refused when the new run sets it."""
+    runner.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=1"])
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    del cfg["train"]["warmup_epochs"]
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    assert runner.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=2"])["epochs_run"] == 2
+    (tmp_path / "config.json").write_text(json.dumps(cfg))  # the resumed run rewrote it with the key
+    with pytest.raises(UserError, match="different config.*train.warmup_epochs"):
+        runner.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=3", "train.warmup_epochs=1"])
+
+
 def test_corrupt_checkpoint_is_a_clear_error_and_nothing_is_deleted(tmp_path):
     runner.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=1"])
     latest = tmp_path / "checkpoints" / "latest" / "1" / "state"
