@@ -14,7 +14,7 @@ model's own gradient.
 Each model gets exactly what ``aejax run`` gives it (a test checks the
 numbers against the engine to float tolerance):
 
-- initial state and keys from :func:`aejax.train.step._init_program` of its
+- initial state and keys from :func:`aejax.train.step.init_program` of its
   seed (the engine's ``init_state``, vmapped over the seeds);
 - the engine's batches, :meth:`aejax.train.step.Trainer.batch_indices` of
   its seed's data key and the epoch (so all m of one seed see the same batches,
@@ -59,7 +59,6 @@ import numpy as np
 from aejax.errors import UserError
 
 GROUPED_KEYS = ("seed", "model.latent_dim")
-_FAST = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
 
 
 def group_key(cfg: Mapping) -> str:
@@ -108,7 +107,8 @@ def train_group(exp, cfgs: Sequence[Mapping], run_dirs: Sequence[Path] | None, *
     from aejax import models, runner
     from aejax.bottleneck import evaluate
     from aejax.train.fit import new_loop, not_finite, record_epoch
-    from aejax.train.step import Task, Trainer, _init_program, optimizer_from_config
+    from aejax.train.step import RUN_ONCE, Task, Trainer, batch_step, init_program, optimizer_from_config
+    from aejax.train.vectorized import select
 
     t_start = time.perf_counter() if t_start is None else t_start
     t_group = time.perf_counter()
@@ -156,10 +156,10 @@ def train_group(exp, cfgs: Sequence[Mapping], run_dirs: Sequence[Path] | None, *
     n_s, n_m = len(seeds), len(ms)
 
     def init_all(seed):
-        return [_init_program(task, example_shape)(seed) for task in tasks]
+        return [init_program(task, example_shape)(seed) for task in tasks]
 
     seeds_arr = jnp.asarray(seeds, jnp.uint32)
-    inits = jax.jit(jax.vmap(init_all)).lower(seeds_arr).compile(compiler_options=_FAST)(seeds_arr)
+    inits = jax.jit(jax.vmap(init_all)).lower(seeds_arr).compile(compiler_options=RUN_ONCE)(seeds_arr)
     states = [st for st, _ in inits]                 # list over m of TrainState, leaves [S, ...]
     keys = inits[0][1]                               # the same for every m: {data, step, eval} [S]
 
@@ -172,9 +172,7 @@ def train_group(exp, cfgs: Sequence[Mapping], run_dirs: Sequence[Path] | None, *
             new, mets = [], []
             for j, (task, st) in enumerate(zip(tasks, sts)):
                 def run(st, task=task):
-                    def one(st_s, clean_s, key_s):
-                        return _train_step(task, st_s, clean_s, jax.random.fold_in(key_s, st_s.step))
-                    return jax.vmap(one)(st, clean, step_keys)
+                    return jax.vmap(functools.partial(batch_step, task))(st, clean, step_keys)
 
                 def skip(st, run=run):
                     shapes = jax.eval_shape(run, st)[1]
@@ -186,7 +184,7 @@ def train_group(exp, cfgs: Sequence[Mapping], run_dirs: Sequence[Path] | None, *
 
         new, mets = jax.lax.scan(body, states, jnp.swapaxes(idx, 0, 1))  # over the nb batches
         mets = [jax.tree.map(lambda a: a.mean(axis=0), m) for m in mets]  # {metric: [S]}
-        new = [_select(active[:, j], n, o) for j, (n, o) in enumerate(zip(new, states))]
+        new = [select(active[:, j], n, o) for j, (n, o) in enumerate(zip(new, states))]
         return new, mets
 
     def eval_fn(params, x, eval_keys):
@@ -195,7 +193,7 @@ def train_group(exp, cfgs: Sequence[Mapping], run_dirs: Sequence[Path] | None, *
         return jax.vmap(per_seed)(params, x, eval_keys)
 
     def best_fn(mask, new, old):
-        return [_select(mask[:, j], n, o) for j, (n, o) in enumerate(zip(new, old))]
+        return [select(mask[:, j], n, o) for j, (n, o) in enumerate(zip(new, old))]
 
     epoch_c = jax.jit(epoch_fn, donate_argnums=0)
     eval_c = jax.jit(eval_fn)
@@ -366,18 +364,6 @@ def _numbers(m, seed, loop, test, train_mse, codes, ds, ready) -> tuple[dict, di
              **{f"test/{name}": v for name, v in test.items()}, "test/pca_mse": float(pca.test_mse[k]),
              "train/pca_mse": float(pca.train_mse[k]), "train/mse": train_mse,
              "code/dead_units": int(np.sum(np.all(codes <= 0, axis=0)))}, {})
-
-
-def _train_step(task, state, clean, key):
-    """The engine's step body: input = corrupt(clean) (identity without noise), target = clean."""
-    from aejax.train.step import train_step
-    x_in = task.corrupt(clean, jax.random.fold_in(key, 1))
-    return train_step(task, state, x_in, clean, key)
-
-
-def _select(mask, new, old):
-    """Per-seed choice between two stacked pytrees: ``new`` where mask [S] else ``old``."""
-    return jax.tree.map(lambda n, o: jnp.where(mask.reshape(mask.shape + (1,) * (n.ndim - 1)), n, o), new, old)
 
 
 def _write_rows(run_dir: Path, rows: list) -> None:

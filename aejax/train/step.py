@@ -150,7 +150,14 @@ def _takes_step(model) -> bool:
 KEY_NAMES = ("data", "step", "eval")
 
 
-def _init_program(task: Task, example_shape):
+#: Compiler options for programs that run once (initialisation): XLA's lowest optimisation level
+#: halves their compile time (mostly the threefry generator) and gives the same numbers.
+RUN_ONCE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+
+
+def init_program(task: Task, example_shape):
+    """``seed -> (state, keys)``: the function :func:`init_state` compiles (vmapped over seeds by
+    the vectorised trainers)."""
     def init(seed):
         # One root key, split per purpose: parameters, shuffling, per-step noise, evaluation.
         init_key, *others = jax.random.split(jax.random.key(seed), 1 + len(KEY_NAMES))
@@ -162,7 +169,7 @@ def _init_program(task: Task, example_shape):
 
 def abstract_init(task: Task, example_shape, seed: int):
     """Shapes / dtypes of (state, keys) without running anything (milliseconds)."""
-    return jax.eval_shape(_init_program(task, example_shape), jnp.uint32(seed))
+    return jax.eval_shape(init_program(task, example_shape), jnp.uint32(seed))
 
 
 def init_state(task: Task, example_shape, seed: int):
@@ -172,10 +179,17 @@ def init_state(task: Task, example_shape, seed: int):
     level: this halves its compile time (mostly the threefry generator) and
     gives the same numbers.
     """
-    compiled = jax.jit(_init_program(task, example_shape)).lower(jnp.uint32(seed)).compile(
-        compiler_options={"xla_backend_optimization_level": 0,
-                          "xla_llvm_disable_expensive_passes": True})
+    compiled = jax.jit(init_program(task, example_shape)).lower(jnp.uint32(seed)).compile(
+        compiler_options=RUN_ONCE)
     return compiled(jnp.uint32(seed))
+
+
+def batch_step(task: Task, state: TrainState, clean, step_key):
+    """:func:`train_step` on a batch of clean examples by the engine's key rule: the step's key is
+    ``fold_in(step_key, state.step)``, the input ``corrupt(clean, fold_in(key, 1))``, the target ``clean``."""
+    key = jax.random.fold_in(step_key, state.step)
+    x_in = task.corrupt(clean, jax.random.fold_in(key, 1))
+    return train_step(task, state, x_in, clean, key)
 
 
 def train_step(task: Task, state: TrainState, x_in, target, key, axis_name: str | None = None):
@@ -270,9 +284,7 @@ class Trainer:
     def _step_mesh(self, state, x, idx_b, step_key):
         self._count("step")
         clean = jax.lax.with_sharding_constraint(x[idx_b], self.batch_sharding)  # [B, ...]
-        key = jax.random.fold_in(step_key, state.step)
-        x_in = self.task.corrupt(clean, jax.random.fold_in(key, 1))
-        return train_step(self.task, state, x_in, clean, key)
+        return batch_step(self.task, state, clean, step_key)
 
     def _epoch_mesh(self, state, x, idx, step_key):
         self._count("epoch")

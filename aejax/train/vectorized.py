@@ -42,10 +42,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from aejax.errors import UserError
 from aejax.train.fit import new_loop, not_finite, record_epoch
-from aejax.train.step import AXIS, Task, Trainer, _init_program, host, train_step
-
-_FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
-
+from aejax.train.step import AXIS, RUN_ONCE, Task, Trainer, batch_step, host, init_program
 
 def check_same_but_seed(cfgs: Sequence[Mapping]) -> None:
     """Raise ValueError unless the configs differ in ``seed`` only (and the seeds are distinct)."""
@@ -74,10 +71,10 @@ class SeedPrograms:
         mesh = trainer.mesh
         # The seed axis is split over the devices when it divides evenly, else replicated.
         self.sharding = NamedSharding(mesh, P(AXIS)) if n_seeds % trainer.n_dev == 0 else trainer.replicated
-        self._init = jax.jit(jax.vmap(_init_program(task, self.example_shape)))
+        self._init = jax.jit(jax.vmap(init_program(task, self.example_shape)))
         self._epoch = jax.jit(self._epoch_impl, donate_argnums=0)
         self._eval = jax.jit(jax.vmap(self._eval_one))
-        self._select = jax.jit(_select)
+        self._select = jax.jit(select)
 
     def put(self, x):
         """Place a stacked array [S, ...] (or pytree) with the seed-axis sharding."""
@@ -86,7 +83,7 @@ class SeedPrograms:
     def init(self, seeds: Sequence[int]):
         """(state, keys) stacked over seeds: [S, ...] leaves, equal to ``init_state`` per seed."""
         seeds = jnp.asarray(np.asarray(seeds, np.uint32))
-        compiled = self._init.lower(seeds).compile(compiler_options=_FAST_COMPILE)
+        compiled = self._init.lower(seeds).compile(compiler_options=RUN_ONCE)
         return self.put(compiled(seeds))
 
     def abstract_init(self, seeds: Sequence[int]):
@@ -97,18 +94,12 @@ class SeedPrograms:
     def _epoch_one(self, state, x, idx, step_key):
         # One seed's epoch: the body of Trainer._epoch_mesh (without its batch sharding
         # constraint); idx [nb, B] are the seed's shuffled batches, made on the host.
-        def body(state, idx_b):
-            clean = x[idx_b]  # [B, ...]
-            key = jax.random.fold_in(step_key, state.step)
-            x_in = self.task.corrupt(clean, jax.random.fold_in(key, 1))
-            return train_step(self.task, state, x_in, clean, key)
-
-        state, metrics = jax.lax.scan(body, state, idx)
+        state, metrics = jax.lax.scan(lambda st, idx_b: batch_step(self.task, st, x[idx_b], step_key), state, idx)
         return state, jax.tree.map(jnp.mean, metrics)
 
     def _epoch_impl(self, state, x, idx, step_key, active):
         new, metrics = jax.vmap(self._epoch_one)(state, x, idx, step_key)
-        return _select(active, new, state), metrics  # stopped seeds keep their state
+        return select(active, new, state), metrics  # stopped seeds keep their state
 
     def batches(self, data_keys, epoch: int, n: int):
         """Every seed's shuffled batches for ``epoch``, made by the Trainer's own rule: [S, nb, B] on device."""
@@ -144,7 +135,8 @@ class SeedPrograms:
         return self._select(jnp.asarray(mask), new, old)
 
 
-def _select(mask, new, old):
+def select(mask, new, old):
+    """Per seed: ``new`` where ``mask`` [S] else ``old``, for pytrees stacked over seeds."""
     return jax.tree.map(lambda n, o: jnp.where(mask.reshape(-1, *([1] * (n.ndim - 1))), n, o), new, old)
 
 
