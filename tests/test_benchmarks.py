@@ -96,3 +96,26 @@ def test_adam_keras_trains_exactly_like_keras():
         ours = [np.asarray(state.params[n][k]) for n in names for k in ("kernel", "bias")]
         moved[opt] = max(float(np.abs(a - b).max()) for a, b in zip(ours, keras_w))
     assert moved["adam_keras"] < 1e-5 < moved["adam"]
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_keras_replay_starts_from_aejax_init(kind):
+    """keras_reference.py --replay-aejax: the Keras model computes aejax's initial function for the
+    seed, and each epoch's order is aejax's shuffle with the ragged batch dropped."""
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    keras = pytest.importorskip("keras")
+    from aejax.train.step import Task, init_state, optimizer_from_config
+    kr = _load("keras_reference")
+    cfg = experiment.load(f"mnist_{kind}").get_config()
+    km = kr.build_model(keras, kind, cfg["model"], (28, 28, 1))
+    order = kr.aejax_draws(km, cfg, (28, 28, 1), 3, 1000)
+    model = models.build(cfg["model"], (28, 28, 1))
+    task = Task(model, optimizer_from_config(cfg["train"], 1), cfg["train"]["loss"], 0.0)
+    state, _ = init_state(task, (28, 28, 1), 3)
+    x = np.random.default_rng(0).random((8, 28, 28, 1), np.float32)
+    ours = np.asarray(model.apply({"params": state.params}, x)).reshape(8, -1)
+    theirs = np.asarray(km.predict(x.reshape(8, -1) if kind == "dense" else x, verbose=0)).reshape(8, -1)
+    np.testing.assert_allclose(theirs, ours, atol=1e-5)
+    b = cfg["train"]["batch_size"]
+    e1, e2 = order(1), order(2)
+    assert len(e1) == 1000 // b * b == len(set(e1.tolist())) and not np.array_equal(e1, e2)
