@@ -20,7 +20,9 @@ side's best-validation weights and the dead ReLU units per hidden layer
 and never come back). Both read the data with ``aejax.data.load(..., seed=S)``:
 the same 54,000 / 6,000 / 10,000 train / val / test split per seed. Finished
 runs are not redone (an aejax workdir with a summary.json, a Keras JSON that
-exists); --fresh redoes them. Needs Debian's ``dataset-fashion-mnist`` package
+exists) and an interrupted aejax run resumes from its last checkpoint (a long
+comparison can be spread over several sittings; Keras' runs cannot); --fresh
+redoes them. Needs Debian's ``dataset-fashion-mnist`` package
 (``apt-get install -y dataset-fashion-mnist``).
 """
 from __future__ import annotations
@@ -126,12 +128,14 @@ def main(argv=None) -> int:
                 wd = out / f"aejax-{model}-{tag}-{label}-s{seed}"
                 done = (wd / "summary.json").exists()
                 if not (args.report_only or args.skip_aejax) and (args.fresh or not done):
-                    cmd = [str(bin_dir / "aejax"), "run", f"mnist_{model}", "--workdir", str(wd), "--overwrite",
+                    cmd = [str(bin_dir / "aejax"), "run", f"mnist_{model}", "--workdir", str(wd),
                            "--set", f"data.name={args.data}", "--set", f"seed={seed}",
                            "--set", f"train.epochs={epochs}", "--set", "train.progress=false"]
                     cmd += [a for kv in args.set for a in ("--set", kv)]
                     if args.quick:
                         cmd += ["--set", "data.limit=2048"]
+                    if args.fresh:
+                        cmd.append("--overwrite")
                     print(f"[{time.strftime('%H:%M:%S')}] aejax {model} ({label}), seed {seed}, {epochs} epochs "
                           f"(log {log}) ...", flush=True)
                     run_logged(cmd, log)
