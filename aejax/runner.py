@@ -301,8 +301,9 @@ def load_run(run_dir, which: str = "best"):
     """Rebuild a finished run from its directory: config, data, model and parameters.
 
     Returns a ``types.SimpleNamespace`` with ``cfg``, ``data`` (the same split, from
-    the saved seed, through the experiment's ``prepare_data`` as in training), ``model``, ``task``, ``trainer`` and ``params`` (from the
-    ``best`` or ``latest`` checkpoint).
+    the saved seed, through the experiment's ``prepare_data`` as in training),
+    ``model``, ``task``, ``trainer`` and ``params`` (from the ``best`` or
+    ``latest`` checkpoint).
     """
     import types
 

@@ -108,24 +108,21 @@ def build_model(keras, kind: str, model_cfg: dict, shape):
 def aejax_draws(model, cfg: dict, shape, seed: int, n_train: int):
     """Put aejax's initial parameters for ``seed`` into the Keras ``model``; return ``order(epoch)``,
     the training indices of aejax's batches for that epoch (flattened, ragged batch dropped)."""
+    import jax
+
     from aejax import models
     from aejax.train.step import Task, Trainer, init_state, optimizer_from_config
     t = cfg["train"]
     task = Task(models.build(cfg["model"], shape), optimizer_from_config(t, n_train // t["batch_size"]),
                 t["loss"], 0.0)
     state, keys = init_state(task, shape, seed)
-    params = jax_to_numpy(state.params)
+    params = jax.device_get(state.params)  # numpy arrays
     # Keras' layer order: encoder layers, decoder layers, then (conv) the output convolution.
     names = sorted((k for k in params if k != "out"), key=lambda k: (not k.startswith("enc"), int(k.split("_")[1])))
     names += ["out"] if "out" in params else []
     model.set_weights([params[n][w] for n in names for w in ("kernel", "bias")])
     trainer = Trainer(task, t["batch_size"], t["eval_batch_size"], "mesh")
     return lambda epoch: trainer.batch_indices(keys["data"], epoch, n_train).ravel()
-
-
-def jax_to_numpy(tree):
-    import jax
-    return jax.tree.map(lambda a: np.asarray(a), tree)
 
 
 def main(argv=None) -> int:

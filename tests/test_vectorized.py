@@ -96,11 +96,8 @@ def test_vectorized_epochs_with_denoising_keys_equal_the_trainer():
                          st.params, state.params)
 
 
-def test_early_stopping_freezes_one_seed_and_the_other_trains_on(monkeypatch):
-    seeds = [0, 1]
-    _, _, programs, _, arrays = _digits_programs(seeds, noise=0.0)
-    # Seed 0's validation loss rises after epoch 1, seed 1's keeps falling.
-    fake = {1: [1.0, 1.0], 2: [2.0, 0.5], 3: [3.0, 0.4], 4: [4.0, 0.3]}
+def _fake_val_losses(monkeypatch, programs, fake: dict) -> None:
+    """Training runs for real; validation reports ``fake[epoch]`` (one loss per seed)."""
     epoch = [0]
     real_epoch = programs.epoch
 
@@ -110,6 +107,14 @@ def test_early_stopping_freezes_one_seed_and_the_other_trains_on(monkeypatch):
 
     monkeypatch.setattr(programs, "epoch", counting_epoch)
     monkeypatch.setattr(programs, "evaluate", lambda *a: {"loss": jnp.asarray(fake[epoch[0]])})
+
+
+def test_early_stopping_freezes_one_seed_and_the_other_trains_on(monkeypatch):
+    seeds = [0, 1]
+    _, _, programs, _, arrays = _digits_programs(seeds, noise=0.0)
+    # Seed 0's validation loss rises after epoch 1, seed 1's keeps falling.
+    fake = {1: [1.0, 1.0], 2: [2.0, 0.5], 3: [3.0, 0.4], 4: [4.0, 0.3]}
+    _fake_val_losses(monkeypatch, programs, fake)
     rows = []
     res = vectorized.fit_seeds(programs, seeds, arrays, epochs=4, patience=1,
                                on_epoch=lambda e, r: rows.append([x is not None for x in r]))
@@ -126,15 +131,7 @@ def test_a_diverged_seed_stops_with_the_engines_message_and_the_other_trains_on(
     seeds = [0, 1]
     _, _, programs, _, arrays = _digits_programs(seeds, noise=0.0)
     fake = {1: [1.0, 1.0], 2: [np.nan, 0.5], 3: [0.1, 0.4]}  # seed 0's val/loss is NaN at epoch 2
-    epoch = [0]
-    real_epoch = programs.epoch
-
-    def counting_epoch(*a, **kw):
-        epoch[0] += 1
-        return real_epoch(*a, **kw)
-
-    monkeypatch.setattr(programs, "epoch", counting_epoch)
-    monkeypatch.setattr(programs, "evaluate", lambda *a: {"loss": jnp.asarray(fake[epoch[0]])})
+    _fake_val_losses(monkeypatch, programs, fake)
     rows = []
     res = vectorized.fit_seeds(programs, seeds, arrays, epochs=3, on_epoch=lambda e, r: rows.append(r))
     assert list(res["diverged"]) == [0] and res["diverged"][0].startswith("epoch 2: the loss is not finite")

@@ -44,6 +44,7 @@ from aejax.errors import UserError
 from aejax.train.fit import new_loop, not_finite, record_epoch
 from aejax.train.step import AXIS, RUN_ONCE, Task, Trainer, batch_step, host, init_program
 
+
 def check_same_but_seed(cfgs: Sequence[Mapping]) -> None:
     """Raise ValueError unless the configs differ in ``seed`` only (and the seeds are distinct)."""
     from aejax.config import flatten
