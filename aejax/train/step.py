@@ -55,6 +55,8 @@ def optimizer_from_config(t: Mapping, steps_per_epoch: int):
     if schedule == "cosine":
         decay = optax.cosine_decay_schedule(lr, total - warmup)
     elif schedule == "constant":
+        # A plain number without warm-up: a schedule would add a step count to the optimizer
+        # state and older checkpoints would no longer restore.
         decay = optax.constant_schedule(lr) if warmup else lr
     else:
         raise ValueError(f"unknown lr_schedule {schedule!r}; expected one of {list(LR_SCHEDULES)}")
