@@ -177,18 +177,19 @@ def main(argv=None) -> int:
           f"{model.count_params()} params; data {args.data}: train {len(xtr)}, val {len(xva)}, test {len(xte)}; "
           f"{epochs} epochs, batch {t['batch_size']}, loss {loss}", flush=True)
     t0 = time.perf_counter()
+    n_trained = len(xtr)  # examples per epoch
     if order is None:
         hist = model.fit(xtr, xtr, batch_size=t["batch_size"], epochs=epochs, shuffle=True,
                          validation_data=(xva, xva), callbacks=[cb], verbose=2)
     else:  # one fit per epoch over that epoch's batches, in aejax's order (Adam's state carries on)
-        x_all, hist = xtr, types.SimpleNamespace(history={})
+        hist = types.SimpleNamespace(history={})
         for e in range(1, epochs + 1):
-            xe = x_all[order(e)]
+            xe = xtr[order(e)]
             h = model.fit(xe, xe, batch_size=t["batch_size"], initial_epoch=e - 1, epochs=e, shuffle=False,
                           validation_data=(xva, xva), callbacks=[cb], verbose=2)
             for k, v in h.history.items():
                 hist.history.setdefault(k, []).extend(v)
-        xtr = x_all[order(1)]
+        n_trained = len(order(1))  # the ragged batch is dropped
     train_s = time.perf_counter() - t0
 
     def test_mse():
@@ -212,16 +213,16 @@ def main(argv=None) -> int:
     result = {"framework": "keras", "keras": keras.__version__, "backend": keras.backend.backend(),
               "model": args.model, "params": int(model.count_params()), "data": args.data, "seed": seed,
               "epochs": epochs, "batch_size": t["batch_size"], "loss": loss, "drop_remainder": args.drop_remainder,
-              "replay_aejax": args.replay_aejax, "train_examples": len(xtr),
+              "replay_aejax": args.replay_aejax, "train_examples": n_trained,
               "val_examples": len(xva), "test_examples": len(xte),
               "test/mse": best, "test/mse_last_epoch": last, "best_epoch": cb.best_epoch,
               "best_val_loss": float(cb.best), "dead_units": dead, "train_s": train_s, "median_epoch_s": med_epoch,
-              "samples_per_s": len(xtr) / med_epoch,
+              "samples_per_s": n_trained / med_epoch,
               "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
               "load_end": os.getloadavg(),
               "history": {k: [float(v) for v in vs] for k, vs in hist.history.items()}, "epoch_s": cb.times}
     print(f"keras {args.model}: test MSE {best:.6f} (best val epoch {cb.best_epoch}), last epoch {last:.6f}; "
-          f"median epoch {med_epoch:.2f} s ({len(xtr) / med_epoch:.0f} samples/s), train {train_s:.0f} s; "
+          f"median epoch {med_epoch:.2f} s ({n_trained / med_epoch:.0f} samples/s), train {train_s:.0f} s; "
           f"dead ReLU units per layer {dead}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
