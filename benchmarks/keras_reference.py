@@ -72,36 +72,40 @@ def parse(argv=None) -> argparse.Namespace:
                    help="start from aejax's initial parameters for --seed and train on aejax's batches (its "
                         "per-epoch shuffles, ragged batch dropped): with aejax's random draws, does Keras end "
                         "where `aejax run` ends?")
+    p.add_argument("--kernel-init", default="glorot_uniform",
+                   help="kernel initializer of every layer (default glorot_uniform, Keras' own default; "
+                        "he_uniform is aejax mnist_conv's)")
     p.add_argument("--json", metavar="OUT", help="write the results and per-epoch history as JSON")
     return p.parse_args(argv)
 
 
-def build_model(keras, kind: str, model_cfg: dict, shape):
-    """The Keras model equivalent to aejax's ``model`` config section."""
+def build_model(keras, kind: str, model_cfg: dict, shape, kernel_init: str = "glorot_uniform"):
+    """The Keras model equivalent to aejax's ``model`` config section, every kernel drawn by ``kernel_init``."""
     L = keras.layers
+    init = {"kernel_initializer": kernel_init}
     act = model_cfg.get("activation", "relu")
     if kind == "dense":
         n = int(np.prod(shape))
         inp = keras.Input((n,))
         h = inp
         for units in model_cfg["hidden"]:
-            h = L.Dense(units, activation=act)(h)
+            h = L.Dense(units, activation=act, **init)(h)
         lat = model_cfg.get("latent_activation", "linear")
-        h = L.Dense(model_cfg["latent_dim"], activation=None if lat == "linear" else lat, name="code")(h)
+        h = L.Dense(model_cfg["latent_dim"], activation=None if lat == "linear" else lat, name="code", **init)(h)
         for units in reversed(model_cfg["hidden"]):
-            h = L.Dense(units, activation=act)(h)
-        out = L.Dense(n, activation=model_cfg.get("output_activation", "sigmoid"))(h)
+            h = L.Dense(units, activation=act, **init)(h)
+        out = L.Dense(n, activation=model_cfg.get("output_activation", "sigmoid"), **init)(h)
         return keras.Model(inp, out, name="dense_ae")
     inp = keras.Input(tuple(shape))
     h = inp
     for ch, k in model_cfg["encoder"]:
-        h = L.Conv2D(ch, k, activation=act, padding="same")(h)
+        h = L.Conv2D(ch, k, activation=act, padding="same", **init)(h)
         h = L.MaxPooling2D(2, padding="same")(h)
     for ch, k in model_cfg["decoder"]:
-        h = L.Conv2D(ch, k, activation=act, padding="same")(h)
+        h = L.Conv2D(ch, k, activation=act, padding="same", **init)(h)
         h = L.UpSampling2D(2)(h)
     out = L.Conv2D(shape[-1], model_cfg["output_kernel"], activation=model_cfg.get("output_activation", "sigmoid"),
-                   padding="same")(h)
+                   padding="same", **init)(h)
     return keras.Model(inp, out, name="conv_ae")
 
 
@@ -150,7 +154,7 @@ def main(argv=None) -> int:
     if args.drop_remainder:
         xtr = xtr[: len(xtr) // t["batch_size"] * t["batch_size"]]
     keras.utils.set_random_seed(seed)
-    model = build_model(keras, args.model, cfg["model"], shape)
+    model = build_model(keras, args.model, cfg["model"], shape, args.kernel_init)
     loss = {"mse": "mse", "bce": "binary_crossentropy", "mae": "mae"}[t["loss"]]
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=t["learning_rate"]), loss=loss)
 
@@ -212,7 +216,8 @@ def main(argv=None) -> int:
     med_epoch = float(np.median(cb.times))
     result = {"framework": "keras", "keras": keras.__version__, "backend": keras.backend.backend(),
               "model": args.model, "params": int(model.count_params()), "data": args.data, "seed": seed,
-              "epochs": epochs, "batch_size": t["batch_size"], "loss": loss, "drop_remainder": args.drop_remainder,
+              "epochs": epochs, "batch_size": t["batch_size"], "loss": loss, "kernel_init": args.kernel_init,
+              "drop_remainder": args.drop_remainder,
               "replay_aejax": args.replay_aejax, "train_examples": n_trained,
               "val_examples": len(xva), "test_examples": len(xte),
               "test/mse": best, "test/mse_last_epoch": last, "best_epoch": cb.best_epoch,
