@@ -63,6 +63,17 @@ def test_keras_reference_matches_aejax_params(kind):
     assert model.output_shape[1:] == ((784,) if kind == "dense" else (28, 28, 1))
 
 
+def test_keras_reference_kernel_init_is_the_named_one():
+    """--kernel-init he_uniform draws every Keras kernel within +-sqrt(6 / fan_in), wider than glorot's bound."""
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    keras = pytest.importorskip("keras")
+    kr = _load("keras_reference")
+    model = kr.build_model(keras, "conv", experiment.load("mnist_conv").get_config()["model"], (28, 28, 1),
+                           kernel_init="he_uniform")
+    first = np.asarray(model.layers[1].kernel)  # 3x3, 1 -> 16: fan_in 9, fan_out 144
+    assert np.sqrt(6 / 153) < np.abs(first).max() <= np.sqrt(6 / 9)
+
+
 def test_adam_keras_trains_exactly_like_keras():
     """Same initial weights, same 10 batches: aejax's step with optimizer adam_keras (eps 1e-7) ends
     where Keras' fit ends, up to float round-off; optax's adam with the same eps does not."""

@@ -64,16 +64,19 @@ def test_unknown_model_key_names_it():
         models.build({"name": "nope"}, (4,))
 
 
+@pytest.mark.parametrize("init", ["glorot_uniform", "he_uniform"])
 @pytest.mark.parametrize("name, cfg, shape", [("dense", {"hidden": [400, 200], "latent_dim": 100}, (28, 28, 1)),
                                               ("conv", {}, (28, 28, 1))])
-def test_kernel_init_draws_the_named_distribution(name, cfg, shape):
-    """glorot_uniform (Keras) kernels lie within +-sqrt(6 / (fan_in + fan_out)); biases stay zero."""
-    model = models.build({"name": name, "kernel_init": "glorot_uniform", **cfg}, shape)
+def test_kernel_init_draws_the_named_distribution(name, cfg, shape, init):
+    """glorot_uniform (Keras) kernels lie within +-sqrt(6 / (fan_in + fan_out)), he_uniform ones
+    (mnist_conv's) within +-sqrt(6 / fan_in), each reaching near its limit; biases stay zero."""
+    model = models.build({"name": name, "kernel_init": init, **cfg}, shape)
     params = jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, *shape)))["params"]
     for layer in params.values():
         k = np.asarray(layer["kernel"])
         receptive = int(np.prod(k.shape[:-2]))
-        limit = np.sqrt(6 / (k.shape[-2] * receptive + k.shape[-1] * receptive))
+        fan_in, fan_out = k.shape[-2] * receptive, k.shape[-1] * receptive
+        limit = np.sqrt(6 / (fan_in + fan_out)) if init == "glorot_uniform" else np.sqrt(6 / fan_in)
         assert np.abs(k).max() <= limit and np.abs(k).max() > 0.9 * limit
         assert not np.asarray(layer["bias"]).any()
 
