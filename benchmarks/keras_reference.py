@@ -15,7 +15,8 @@ aejax's defaults (``experiments/mnist_dense.py``, ``experiments/mnist_conv.py``,
   Conv2D 1 (3x3, sigmoid); batch 128.
 - the experiment's loss (``train.loss``: MSE for dense, binary cross-entropy for
   conv), ``keras.optimizers.Adam(learning_rate=1e-3)`` (Keras' defaults
-  otherwise: glorot-uniform kernels, zero biases, epsilon 1e-7), ``model.fit``
+  otherwise: glorot-uniform kernels unless ``--kernel-init`` names another, zero
+  biases, epsilon 1e-7), ``model.fit``
   with ``shuffle=True`` on the training split, ``validation_data`` = the
   validation split.
 - Data: ``aejax.data.load(name, seed=0)`` with aejax's default fractions, so
