@@ -64,14 +64,18 @@ def test_keras_reference_matches_aejax_params(kind):
 
 
 def test_keras_reference_kernel_init_is_the_named_one():
-    """--kernel-init he_uniform draws every Keras kernel within +-sqrt(6 / fan_in), wider than glorot's bound."""
+    """--kernel-init he_uniform draws every Keras kernel within +-sqrt(6 / fan_in); the first layer's
+    (3x3, 1 -> 16: fan_in 9, fan_out 144) reaches beyond glorot's bound sqrt(6 / 153)."""
     os.environ.setdefault("KERAS_BACKEND", "jax")
     keras = pytest.importorskip("keras")
     kr = _load("keras_reference")
     model = kr.build_model(keras, "conv", experiment.load("mnist_conv").get_config()["model"], (28, 28, 1),
                            kernel_init="he_uniform")
-    first = np.asarray(model.layers[1].kernel)  # 3x3, 1 -> 16: fan_in 9, fan_out 144
-    assert np.sqrt(6 / 153) < np.abs(first).max() <= np.sqrt(6 / 9)
+    kernels = [np.asarray(layer.kernel) for layer in model.layers if hasattr(layer, "kernel")]
+    assert len(kernels) == 5
+    for k in kernels:
+        assert np.abs(k).max() <= np.sqrt(6 / (k.shape[0] * k.shape[1] * k.shape[2]))
+    assert np.abs(kernels[0]).max() > np.sqrt(6 / 153)
 
 
 def test_adam_keras_trains_exactly_like_keras():
