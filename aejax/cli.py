@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from aejax.errors import TrainingDiverged, UserError
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="aejax", description="Autoencoders in JAX/Flax.")
@@ -35,34 +37,29 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = _parser().parse_args(argv)
-    from aejax.errors import UserError
     try:
+        if args.command == "list":  # without importing JAX
+            _list()
+            return 0
+        from aejax import api  # jax, flax, optax, orbax: not counted as start-up by `run`
         if args.command == "run":
-            from aejax.runner import run
-            summary = run(args.experiment, workdir=args.workdir, overrides=args.overrides,
-                          quick=args.quick, overwrite=args.overwrite)
+            summary = api.run(args.experiment, workdir=args.workdir, overrides=args.overrides,
+                              quick=args.quick, overwrite=args.overwrite)
             _print_summary(summary)
         elif args.command == "sweep":
-            from aejax.sweep import run_sweep
-            run_sweep(args.experiment, workdir=args.workdir, overrides=args.overrides,
+            api.sweep(args.experiment, workdir=args.workdir, overrides=args.overrides,
                       quick=args.quick, shard=args.shard)
         elif args.command == "analyze":
-            from aejax.analysis.run_dir import analyze
-            analyze(args.run_dir)
-        elif args.command == "list":
-            _list()
+            api.analyze(args.run_dir)
     except UserError as e:
         print(f"aejax: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("aejax: interrupted; checkpoints already written are kept (rerun to resume)", file=sys.stderr)
         return 130
-    except Exception as e:  # noqa: BLE001
-        from aejax.train.fit import TrainingDiverged
-        if isinstance(e, TrainingDiverged):
-            print(f"aejax: {e}", file=sys.stderr)
-            return 1
-        raise
+    except TrainingDiverged as e:
+        print(f"aejax: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -77,7 +74,8 @@ def _print_summary(summary: dict) -> None:
 
 
 def _list() -> None:
-    from aejax import data, experiment
+    from aejax import data
+    from aejax.run import experiment
     print("experiments:")
     for name in experiment.list_names():
         print(f"  {name:<22} {experiment.summary_line(name)}")

@@ -15,14 +15,6 @@ from typing import Any, Iterable, Mapping
 from aejax.errors import UserError
 
 
-# The course project (seed 001) is written in Keras: its experiments train with Keras' Adam
-# (epsilon 1e-7 added to the uncorrected sqrt(v)); mnist_dense / mnist_denoise also take Keras'
-# glorot-uniform kernels (mnist_conv draws He-uniform ones: its docstring says why). Measured on
-# full Fashion-MNIST, this matches a Keras run of the same model where optax's Adam + LeCun init
-# came out 0.4-2.6 % worse (benchmarks/README.md).
-COURSE_KERAS_TRAIN = {"optimizer": "adam_keras", "adam_eps": 1e-7}
-
-
 def base_config() -> dict:
     """The keys every training experiment understands, with their defaults."""
     return {

@@ -7,3 +7,7 @@ class UserError(Exception):
     The message must name the file / key / value and say what was expected; the
     command line prints it without a traceback and exits with status 2.
     """
+
+
+class TrainingDiverged(RuntimeError):
+    """A non-finite loss in at least one run: those runs stopped, earlier checkpoints kept (exit 1)."""

@@ -5,18 +5,18 @@
     aejax sweep ae_anomaly                                # held-out digit 0..9 x 3 seeds (30 runs)
 
 The autoencoder (``zoo.type``, default the undercomplete dense 784-256-32-256-784,
-see aejax/apps/zoo.py) trains 30 epochs on the nine other digits; every test
+see aejax/projects/zoo/zoo.py) trains 30 epochs on the nine other digits; every test
 digit is scored by its reconstruction error and ``test/roc_auc`` says how well
 that score separates the held-out digit. Figures: ``anomaly_scores.png``
 (score histograms, normal vs anomalous), ``anomaly_roc.png``; the sweep adds
 ``anomaly_auc.png`` (AUC per held-out digit, mean ± std over seeds) and sweep.md.
 Expected: AUC well above 0.5 for most digits, lowest for digits that are easy
-to reconstruct (1, which has little ink, can score below 0.5). Measured
-(``aejax sweep ae_anomaly``, 3 seeds): AUC 0.25 ± 0.08 for digit 1, 0.57 ± 0.05
-for 9, 0.71-0.92 for the other eight; mean over the ten digits 0.734 (± 0.015
-over seeds). Per digit: benchmarks/ZOO_RESULTS.md.
+to reconstruct (1, which has little ink, can score below 0.5). Measured:
+benchmarks/README.md#ae_anomaly; per digit: benchmarks/ZOO_RESULTS.md.
+
+Code: :mod:`aejax.projects.zoo.anomaly`.
 """
-from aejax.apps import anomaly, zoo
+from aejax.projects.zoo import anomaly, zoo
 from aejax.config import base_config
 
 
@@ -29,12 +29,11 @@ def get_config() -> dict:
 
 
 def quick(cfg: dict) -> dict:
-    from aejax.runner import quick_config
+    from aejax.run.resolve import quick_config
     return quick_config(cfg, analysis=False, progress=False)
 
 
-# experiment hooks (aejax/runner.py)
-resolve = zoo.apply_type
+resolve = zoo.resolver(get_config)    # zoo.type + zoo.latent_dim (or a --set model.latent_dim) -> model
 prepare_data = anomaly.keep_normal
 after_training = anomaly.anomaly_after_training
 

@@ -6,14 +6,16 @@
 The undercomplete dense autoencoder (784-256-d-256-784, ``zoo.type=dense``;
 any zoo type works) is trained for 40 epochs; then its test codes are
 quantised to 1, 2, 3, 4, 6 and 8 bits per value and decoded (see
-aejax/apps/compression.py). PCA with d components is the baseline. The run
+aejax/projects/zoo/compression.py). PCA with d components is the baseline. The run
 reports ``test/mse_float``, ``test/mse_<b>bit`` and ``test/pca_mse_*``; the sweep
 draws the rate-distortion curves (``figures/rate_distortion.png``: test MSE
 against bits per image) and ``mse_vs_code_size.png``. Expected: the error
 falls with the code size; at 4-8 bits per value the quantised codes lose
 little against float32; the autoencoder beats PCA at small code sizes.
+
+Code: :mod:`aejax.projects.zoo.compression`.
 """
-from aejax.apps import compression, zoo
+from aejax.projects.zoo import compression, zoo
 from aejax.config import base_config
 
 
@@ -25,12 +27,11 @@ def get_config() -> dict:
 
 
 def quick(cfg: dict) -> dict:
-    from aejax.runner import quick_config
+    from aejax.run.resolve import quick_config
     return quick_config(cfg, analysis=False, progress=False)
 
 
-# experiment hooks (aejax/runner.py)
-resolve = zoo.apply_type
+resolve = zoo.resolver(get_config)    # zoo.type + zoo.latent_dim (or a --set model.latent_dim) -> model
 after_training = compression.compression_after_training
 
 

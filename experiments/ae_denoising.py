@@ -5,17 +5,17 @@
 
 Inputs are clip(x + 0.25 * N(0, 1), 0, 1) (fresh noise every step; validation
 and test corrupted once with the seed), targets the clean images. Types as in
-``ae_zoo`` (aejax/apps/zoo.py; code size 32, 30 epochs, mnist5k). The sweep's
+``ae_zoo`` (aejax/projects/zoo/zoo.py; code size 32, 30 epochs, mnist5k). The sweep's
 table compares ``test/psnr_noisy`` (noisy input against clean) with
 ``test/recon_psnr`` (the model's output against clean) per type; figures:
 ``denoise_psnr.png`` and ``denoise_examples.png`` (the same noisy test digits
 through every type). Expected: every type raises the PSNR well above the
 noisy input's (~12 dB), the dense / deep / conv ones most.
-"""
-from pathlib import Path
 
-from aejax.apps import zoo
+Code: :mod:`aejax.projects.zoo.zoo`.
+"""
 from aejax.config import base_config
+from aejax.projects.zoo import zoo
 
 TYPES = [t for t in zoo.TYPES if t != "denoising"]
 
@@ -29,45 +29,18 @@ def get_config() -> dict:
 
 
 def quick(cfg: dict) -> dict:
-    from aejax.runner import quick_config
+    from aejax.run.resolve import quick_config
     cfg = quick_config(cfg, limit=256, analysis=False, epochs=1, progress=False)
     cfg["zoo"]["iwae_k"] = 10
     return cfg
 
 
-# experiment hooks (aejax/runner.py)
-resolve = zoo.apply_type
-after_training = zoo.zoo_metrics
+resolve = zoo.resolver(get_config)    # zoo.type + zoo.latent_dim (or a --set model.latent_dim) -> model
+after_training = zoo.zoo_metrics        # test/recon_psnr, test/psnr_noisy, ...
+after_sweep = zoo.denoising_after_sweep # sweep.md, denoise_psnr.png, denoise_examples.png
 
 
 def sweep(quick: bool = False):
     from aejax import hyper
     types = ["dense", "vae"] if quick else TYPES
     return hyper.sweep("zoo.type", types)  # one seed (config's `seed`; --set seed=N for another)
-
-
-METRICS = [("test/psnr_noisy", "PSNR noisy input"), ("test/recon_psnr", "PSNR denoised"),
-           ("test/recon_mse", "MSE denoised"), ("code_dim", "code"), ("params", "params")]
-
-
-def after_sweep(*, sweep_dir, configs, rows) -> None:
-    from aejax.apps import figures
-    sweep_dir = Path(sweep_dir)
-    notes = ["PSNR (dB, mean over test images) of the noisy input and of the model's output, both against "
-             "the clean image (n = runs per type)."]
-    (sweep_dir / "sweep.md").write_text(zoo.seed_table(rows, "zoo.type", METRICS,
-                                                       "Denoising with every autoencoder type", notes))
-    stats = zoo.group_stats(rows, "zoo.type", "test/recon_psnr")
-    noisy = zoo.group_stats(rows, "zoo.type", "test/psnr_noisy")
-    if stats:
-        base = next(iter(noisy.values()))[0]
-        figures.bar_comparison(stats, sweep_dir / "figures" / "denoise_psnr.png",
-                               title="Denoising (noise 0.25 x N(0, 1)): PSNR of each type's output",
-                               ylabel="test PSNR against the clean image (dB)",
-                               baseline=(base, f"noisy input ({base:.2f} dB)"),
-                               annotations={k: f"{v[0]:.2f}" for k, v in stats.items()})
-        first = {}
-        for r in rows:
-            first.setdefault(r["zoo.type"], sweep_dir / r["run"])
-        figures.reconstruction_grid(first, sweep_dir / "figures" / "denoise_examples.png",
-                                    title="The same noisy test images denoised by every type")

@@ -19,21 +19,20 @@ whether the reduction kept what matters (``figures/r2.png``, summary
 ``tabular.validate_on`` (default ``"test"``, as the seed): the test split is
 scored each epoch as ``val/*`` and the training part is used whole; with
 ``"val"`` a held-out 10 % of the training part validates instead (see
-:func:`aejax.tabular_run.prepare`).
+:func:`aejax.projects.tabular.prepare`).
 
 Data: California housing needs a download, so the offline default is the real
 Boston housing table that mlxtend ships (506 x 13, target MEDV; see
 aejax/data/tabular.py for why, and for the caveat on its column ``B``, which
-``--set 'data.options={"drop": "B"}'`` leaves out). Measured on the default
-(2-core CPU): test MAE 0.097 (scaled units) after 15 epochs with seed 0, and
-0.099 ± 0.005 over seeds 0-2; linear-regression R² of MEDV on the test split:
-0.47 from the 7 AE features, 0.76 from all 13 scaled inputs, 0.71 from 7 PCA
-components. The seed reports MAE 0.011 on California housing, where 15 epochs
-are 531 x 15 = 7,965 steps; Boston's 405 training rows give 12 steps per epoch,
-180 in all, and the loss is still falling. With the seed's number of steps
-(``--set train.epochs=660``): test MAE 0.040, AE-feature R² 0.75 (PCA 0.71).
+``--set 'data.options={"drop": "B"}'`` leaves out).
+
+Code: :mod:`aejax.projects.tabular`. Expected: after 15 epochs (180 steps on
+Boston's 405 training rows) the loss is still falling and the 7 AE features
+explain the target less well than 7 PCA components; with the seed's number of
+steps they catch up. Measured: benchmarks/README.md#housing_deep.
 """
 from aejax.config import base_config
+from aejax.projects import tabular
 
 
 def get_config() -> dict:
@@ -53,36 +52,20 @@ def get_config() -> dict:
 
 def quick(cfg: dict) -> dict:
     """Smoke run: 2 epochs (the table is small already; limit 512 rows for large CSVs)."""
-    from aejax.runner import quick_config
+    from aejax.run.resolve import quick_config
     cfg = quick_config(cfg)
     cfg["train"]["batch_size"] = 32
     return cfg
 
 
-def prepare_data(ds, cfg):
-    """Validation split choice + MinMax scaling fitted on the training split."""
-    from aejax import tabular_run
-    return tabular_run.prepare(ds, cfg)
-
-
-def after_training(**kw) -> dict:
-    """scaler.json, features.csv, R² table, tabular figures; summary entries."""
-    from aejax import tabular_run
-    return tabular_run.write_outputs(**kw)
-
-
-#: The seed's architecture and optimiser: the point every sweep axis varies from.
-BASELINE = {"model.latent_dim": 7, "model.hidden": [32, 16], "model.activation": "relu",
-            "train.optimizer": "adam", "train.learning_rate": 1e-3}
+prepare_data = tabular.prepare           # validation split choice + MinMax scaling fitted on train
+after_training = tabular.write_outputs   # scaler.json, features.csv, R² table, tabular figures
+after_sweep = tabular.after_sweep        # figures/sweep_mae.png
 
 
 def sweep(quick: bool = False):
-    """The seed's hyperparameters, one at a time around the seed's setup, x 3 seeds.
-
-    Code size, number of layers, units per layer, activation, optimiser and
-    learning rate: 14 configurations x 3 seeds = 42 short runs (``--quick``:
-    2 configurations x 2 seeds).
-    """
+    """Code size, layers, units per layer, activation, optimiser, learning rate, one at a time around
+    the seed's setup (tabular.BASELINE): 14 configurations x 3 seeds (``--quick``: 2 x 2)."""
     from aejax import hyper
     if quick:
         axes = [hyper.sweep("model.latent_dim", [3, 7])]
@@ -97,12 +80,4 @@ def sweep(quick: bool = False):
             hyper.sweep("train.learning_rate", [3e-4, 1e-3, 3e-3]),
         ]
         seeds = range(3)
-    return hyper.product([hyper.one_at_a_time(BASELINE, axes), hyper.sweep("seed", seeds)])
-
-
-def after_sweep(*, sweep_dir, configs, rows) -> None:
-    """figures/sweep_mae.png: test MAE and R² of the AE features per configuration (mean ± std over seeds)."""
-    from aejax import sweep as sweep_lib
-    sweep_lib.metric_figure(sweep_dir, configs, rows, ["test/mae", "test/r2_autoencoder"],
-                            baseline=BASELINE, name="sweep_mae.png",
-                            title="housing_deep sweep: one hyperparameter at a time from the seed's setup")
+    return hyper.product([hyper.one_at_a_time(tabular.BASELINE, axes), hyper.sweep("seed", seeds)])

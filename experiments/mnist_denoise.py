@@ -7,8 +7,11 @@ with clean targets. Training draws fresh noise every step (fold_in(key, step));
 validation and test inputs are corrupted once with their own keys, so every
 epoch is scored on the same noisy images. Reports ``test/psnr_noisy`` (noisy
 input against clean) and ``test/psnr_denoised`` (output against clean).
+
+Code: :mod:`aejax.projects.course`.
 """
-from aejax.config import COURSE_KERAS_TRAIN, base_config
+from aejax.config import base_config
+from aejax.projects.course import COURSE_KERAS_TRAIN
 
 
 def get_config() -> dict:

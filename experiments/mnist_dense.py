@@ -8,12 +8,17 @@ Choices the course leaves open: ReLU hidden layers, a linear 100-unit code
 Adam (lr 1e-3), batch 256. The course's code is Keras, so training uses its
 defaults (``COURSE_KERAS_TRAIN``): glorot-uniform kernels and Keras' Adam
 (``adam_keras``, eps 1e-7 on the uncorrected sqrt(v)); with optax's Adam and
-Flax's LeCun init the test MSE on Fashion-MNIST came out 0.4-2.6 % worse than Keras'. Figures: loss per epoch, the first ten test
-images, their 100-unit codes as 10x10 images, their reconstructions.
-Expected: test MSE ~0.008 on mnist5k after 150 epochs (0.0079 measured, seed 0;
-3,500 training digits); see README for Fashion-MNIST numbers.
+Flax's LeCun init the test MSE on Fashion-MNIST came out worse than Keras'.
+Figures: loss per epoch, the first ten test images, their 100-unit codes as
+10x10 images, their reconstructions.
+Expected: test MSE ~0.008 on mnist5k after 150 epochs (3,500 training digits);
+measured: benchmarks/README.md#mnist_dense, Fashion-MNIST in "Quality on full
+Fashion-MNIST" there.
+
+Code: :mod:`aejax.projects.course`.
 """
-from aejax.config import COURSE_KERAS_TRAIN, base_config
+from aejax.config import base_config
+from aejax.projects.course import COURSE_KERAS_TRAIN
 
 
 def get_config() -> dict:

@@ -10,11 +10,12 @@ patches are scored by reconstruction error; ``test/roc_auc`` is reported with
 the score histogram. Salt interiors are nearly reflection-free (smooth mid
 grey), which an autoencoder of layered sediments reconstructs *easily*, so the
 error can be lower for salt than for busy sediment: an AUC below 0.5 means
-exactly that, and is reported as measured. Measured (``aejax sweep
-seismic_anomaly``, seeds 0-4): ROC AUC 0.391 ± 0.029 (mean error 0.036 for salt
-patches, 0.044 for salt-free ones); see benchmarks/ZOO_RESULTS.md.
+exactly that, and is reported as measured (it is below 0.5 here:
+benchmarks/README.md#seismic_anomaly and benchmarks/ZOO_RESULTS.md).
+
+Code: :mod:`aejax.projects.zoo.anomaly`.
 """
-from aejax.apps import anomaly, zoo
+from aejax.projects.zoo import anomaly, zoo
 from aejax.config import base_config
 
 
@@ -29,13 +30,12 @@ def get_config() -> dict:
 
 
 def quick(cfg: dict) -> dict:
-    from aejax.runner import quick_config
+    from aejax.run.resolve import quick_config
     cfg["data"]["options"] = {"n": 300}
     return quick_config(cfg, limit=None, analysis=False, batch_size=32, progress=False)
 
 
-# experiment hooks (aejax/runner.py)
-resolve = zoo.apply_type
+resolve = zoo.resolver(get_config)    # zoo.type + zoo.latent_dim (or a --set model.latent_dim) -> model
 prepare_data = anomaly.keep_normal
 after_training = anomaly.anomaly_after_training
 

@@ -14,11 +14,12 @@ per image), ``test/neg_elbo_k`` and ``test/nll_iw`` (k = 1,000 importance
 samples), and ``test/active_units``. Figures: samples, latent traversals, a
 manifold grid over the two most active units, the test means by class.
 The same model trained the same way in PyTorch (benchmarks/reference_vae_torch.py)
-gives the same -ELBO. Measured (seed 0, ``reference_vae_torch.py --side-by-side``):
-test -ELBO 101.73 nats (torch 101.67, +0.06 %), importance-sampled NLL 92.41
-(torch 92.48), 20 active units; numbers in benchmarks/ZOO_RESULTS.md.
+gives the same -ELBO (measured: benchmarks/README.md#vae_mnist and
+benchmarks/ZOO_RESULTS.md).
+
+Code: :mod:`aejax.projects.zoo.generation`.
 """
-from aejax.apps.generation import vae_config, vae_quick as quick  # noqa: F401  (the --quick hook)
+from aejax.projects.zoo.generation import vae_config, vae_quick as quick  # noqa: F401  (the --quick hook)
 
 
 def get_config() -> dict:
@@ -32,5 +33,5 @@ def sweep(quick: bool = False):
 
 
 def after_training(**kw) -> dict:
-    from aejax.apps.generation import vae_artifacts
+    from aejax.projects.zoo.generation import vae_artifacts
     return vae_artifacts(k_iw=kw["cfg"]["vae"]["iwae_k"], **kw)

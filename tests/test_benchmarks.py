@@ -11,7 +11,7 @@ import jax
 import numpy as np
 import pytest
 
-from aejax import experiment, models
+from aejax.run import builder, experiment
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -25,7 +25,7 @@ def _load(name):
 
 def _aejax_params(exp_name):
     cfg = experiment.load(exp_name).get_config()
-    model = models.build(cfg["model"], (28, 28, 1))
+    model = builder.build(cfg, (28, 28, 1), cfg["train"]["batch_size"]).model
     shapes = jax.eval_shape(model.init, jax.random.key(0), jax.ShapeDtypeStruct((1, 28, 28, 1), np.float32))
     return cfg["model"], sum(int(np.prod(a.shape)) for a in jax.tree.leaves(shapes))
 
@@ -87,7 +87,8 @@ def test_adam_keras_trains_exactly_like_keras():
         pytest.skip("needs Keras on the JAX backend")
     import jax.numpy as jnp
 
-    from aejax.train.step import Task, TrainState, make_optimizer, train_step
+    from aejax.config import base_config
+    from aejax.train.step import TrainState, train_step
     kr = _load("keras_reference")
     model_cfg = {"name": "dense", "hidden": [64], "latent_dim": 16}
     rng = np.random.default_rng(0)
@@ -100,10 +101,12 @@ def test_adam_keras_trains_exactly_like_keras():
     params = {n: {"kernel": jnp.asarray(w0[2 * i]), "bias": jnp.asarray(w0[2 * i + 1])} for i, n in enumerate(names)}
     km.fit(x, x, batch_size=32, epochs=1, shuffle=False, verbose=0)
     keras_w = km.get_weights()
-    model = models.build(model_cfg, (784,))
     moved = {}
     for opt in ("adam_keras", "adam"):
-        task = Task(model, make_optimizer(opt, 1e-3, adam_eps=1e-7), "mse", 0.0)
+        cfg = base_config()
+        cfg["model"] = model_cfg
+        cfg["train"].update(optimizer=opt, learning_rate=1e-3, adam_eps=1e-7, loss="mse", batch_size=32)
+        task = builder.build(cfg, (784,), len(x)).task
         state = TrainState(jnp.zeros((), jnp.int32), params, task.tx.init(params))
         step = jax.jit(lambda s, b, task=task: train_step(task, s, b, b, jax.random.key(0)))
         for i in range(10):
@@ -119,14 +122,14 @@ def test_keras_replay_starts_from_aejax_init(kind):
     seed, and each epoch's order is aejax's shuffle with the ragged batch dropped."""
     os.environ.setdefault("KERAS_BACKEND", "jax")
     keras = pytest.importorskip("keras")
-    from aejax.train.step import Task, init_state, optimizer_from_config
+    from aejax.train.step import init_state
     kr = _load("keras_reference")
     cfg = experiment.load(f"mnist_{kind}").get_config()
     km = kr.build_model(keras, kind, cfg["model"], (28, 28, 1))
     order = kr.aejax_draws(km, cfg, (28, 28, 1), 3, 1000)
-    model = models.build(cfg["model"], (28, 28, 1))
-    task = Task(model, optimizer_from_config(cfg["train"], 1), cfg["train"]["loss"], 0.0)
-    state, _ = init_state(task, (28, 28, 1), 3)
+    built = builder.build(cfg, (28, 28, 1), 1000)
+    model = built.model
+    state, _ = init_state(built.task, (28, 28, 1), 3)
     x = np.random.default_rng(0).random((8, 28, 28, 1), np.float32)
     ours = np.asarray(model.apply({"params": state.params}, x)).reshape(8, -1)
     theirs = np.asarray(km.predict(x.reshape(8, -1) if kind == "dense" else x, verbose=0)).reshape(8, -1)

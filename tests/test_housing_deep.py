@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from aejax import data as data_lib
-from aejax import runner, tabular_run
+from aejax import api
+from aejax.projects import tabular as tabular_run
 from aejax.data import tabular
 from aejax.errors import UserError
 
@@ -60,7 +61,7 @@ def test_quick_run_writes_features_scaler_and_r2_table(quick_run):
 
 
 def test_saved_scaler_transforms_new_data_like_the_run(quick_run):
-    run = runner.load_run(quick_run)  # the run's data as it trained: through prepare_data, scaled
+    run = api.load_run(quick_run)  # the run's data as it trained: through prepare_data, scaled
     np.testing.assert_allclose(run.data.train.x.min(axis=0), 0.0, atol=1e-6)
     np.testing.assert_allclose(run.data.train.x.max(axis=0), 1.0, atol=1e-6)
     d = run.cfg["data"]  # the same split unscaled, from the saved seed
@@ -86,7 +87,7 @@ def test_colab_csv_files_and_validate_on_val(tmp_path):
         rows = rng.uniform(0, 100, size=(n, len(COLAB)))
         rows[:, -1] = rows[:, :8] @ rng.uniform(size=8)  # a target the inputs explain
         tabular.write_csv(tmp_path / name, COLAB, rows)
-    summary = runner.run("housing_deep", workdir=tmp_path / "run", quick=True, overrides=FAST + [
+    summary = api.run("housing_deep", workdir=tmp_path / "run", quick=True, overrides=FAST + [
         f"data.name=csv:{tmp_path / 'california_housing_train.csv'}", "tabular.validate_on=val"])
     assert summary["test_examples"] == 60  # the sibling _test.csv is the test split
     assert summary["train_examples"] + summary["val_examples"] == 300 and summary["validate_on"] == "val"
@@ -94,7 +95,7 @@ def test_colab_csv_files_and_validate_on_val(tmp_path):
     assert header[-1] == "median_house_value" and set(splits) == {"train", "val", "test"}
     assert json.loads((tmp_path / "run" / "scaler.json").read_text())["columns"] == COLAB[:-1]
     with pytest.raises(UserError, match="tabular.validate_on"):
-        runner.run("housing_deep", workdir=tmp_path / "bad", quick=True, overrides=FAST + ["tabular.validate_on=all"])
+        api.run("housing_deep", workdir=tmp_path / "bad", quick=True, overrides=FAST + ["tabular.validate_on=all"])
 
 
 def test_california_housing_through_scikit_learn(tmp_path, monkeypatch):
@@ -107,7 +108,7 @@ def test_california_housing_through_scikit_learn(tmp_path, monkeypatch):
                          "Latitude", "Longitude"]
 
     monkeypatch.setattr(sklearn.datasets, "fetch_california_housing", lambda **kw: Bunch)
-    summary = runner.run("housing_deep", workdir=tmp_path, quick=True,
+    summary = api.run("housing_deep", workdir=tmp_path, quick=True,
                          overrides=FAST + ["data.name=california_housing"])
     assert summary["params"] == 1871  # 8-32-16-7-16-32-8
     assert summary["test/r2_inputs"] > 0.99  # the fake target is linear in the inputs
@@ -115,6 +116,6 @@ def test_california_housing_through_scikit_learn(tmp_path, monkeypatch):
 
 def test_california_housing_offline_is_a_clear_error(tmp_path):
     with pytest.raises(UserError) as e:
-        runner.run("housing_deep", workdir=tmp_path, quick=True, overrides=FAST + [
+        api.run("housing_deep", workdir=tmp_path, quick=True, overrides=FAST + [
             "data.name=california_housing", f'data.options={{"download": false, "data_home": "{tmp_path}"}}'])
     assert "boston_housing" in str(e.value) and "california_housing_train.csv" in str(e.value)

@@ -70,9 +70,9 @@ def test_oracles_on_shapes_factors(ds):
 
 def test_analysis_scores_factors_of_a_run(tmp_path):
     """A quick run on shapes gets analysis/disentanglement.json and the factor figure."""
-    from aejax import runner
+    from aejax import api
     wd = tmp_path / "run"
-    runner.run("mnist_dense", workdir=wd, quick=True, overrides=[
+    api.run("mnist_dense", workdir=wd, quick=True, overrides=[
         "data.name=shapes", "data.options={\"n\": 1500}", "model.hidden=[64]", "model.latent_dim=6",
         "train.progress=false"])
     dis = json.loads((wd / "analysis" / "disentanglement.json").read_text())

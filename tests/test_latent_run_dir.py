@@ -11,15 +11,16 @@ import json
 import numpy as np
 import pytest
 
-from aejax import runner
-from aejax.analysis import mdhtml, run_dir
+from aejax import api
+from aejax.analysis import run_dir
+from aejax.report import mdhtml
 from aejax.errors import UserError
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     wd = tmp_path_factory.mktemp("latent") / "run"
-    runner.run("mnist_dense", workdir=wd, quick=True,
+    api.run("mnist_dense", workdir=wd, quick=True,
                overrides=["model.latent_activation=relu", "train.progress=false", "train.epochs=3"])
     return wd
 
@@ -83,10 +84,36 @@ def test_figures_and_report(run):
 
 def test_reanalysis_is_deterministic(run):
     before = json.loads((run / "analysis" / "spectrum.json").read_text())
-    h = run_dir.analyze(run, figures=False, report=False)
+    h = run_dir.analyze(run)
     after = json.loads((run / "analysis" / "spectrum.json").read_text())
     assert after == before
     assert h["modes_above_floor"] == before["modes_above_floor"]
+
+
+def test_untrained_floor_is_the_runs_own_initialisation(run, monkeypatch):
+    """The untrained-encoder floor encodes with the model's own init (its kernel_init, its seed)."""
+    import jax
+
+    from aejax.run import builder
+    from aejax.train.step import init_state
+    seen = {}
+    real = run_dir._spectrum
+
+    def spy(z, rng, z_untrained=None):
+        seen["z"] = z_untrained
+        return real(z, rng, z_untrained)
+    monkeypatch.setattr(run_dir, "_spectrum", spy)
+    run_dir.analyze(run)
+    r = builder.load_run(run)
+    assert r.cfg["model"]["kernel_init"] == "glorot_uniform"
+    params0 = init_state(r.task, r.data.example_shape, r.cfg["seed"])[0].params  # what training started from
+    x_in = builder.inputs(r.data, r.cfg)["test_in"]
+    z0 = np.asarray(r.model.apply({"params": params0}, x_in, method="encode"))
+    np.testing.assert_allclose(seen["z"], z0, rtol=1e-5, atol=1e-6)
+    # Glorot-uniform kernels stay within their bound (a LeCun-normal re-draw would not).
+    for leaf_path, w in jax.tree_util.tree_leaves_with_path(params0):
+        if "kernel" in jax.tree_util.keystr(leaf_path):
+            assert np.abs(w).max() <= np.sqrt(6 / sum(w.shape)) + 1e-6
 
 
 def test_latents_only_analysis(tmp_path, run):
@@ -94,7 +121,7 @@ def test_latents_only_analysis(tmp_path, run):
     (tmp_path / "config.json").write_text((run / "config.json").read_text())
     z = np.load(run / "analysis" / "latents.npy")
     np.save(tmp_path / "analysis" / "latents.npy", z)
-    h = run_dir.analyze(tmp_path, model=False, figures=False)
+    h = run_dir.analyze(tmp_path, model=False)
     assert h["d"] == 100 and "baseline_loss" not in h
     assert not (tmp_path / "analysis" / "importance.json").exists()
 
@@ -105,7 +132,7 @@ def test_model_failure_keeps_the_spectrum(tmp_path, run):
     (tmp_path / "config.json").write_text((run / "config.json").read_text())
     np.save(tmp_path / "analysis" / "latents.npy", np.load(run / "analysis" / "latents.npy"))
     (tmp_path / "analysis" / "importance.json").write_text("{}")  # stale: must not survive
-    h = run_dir.analyze(tmp_path, figures=False)
+    h = run_dir.analyze(tmp_path)
     s = json.loads((tmp_path / "analysis" / "spectrum.json").read_text())
     assert "no checkpoint" in s["model_analysis_skipped"] and h["d"] == 100
     assert not (tmp_path / "analysis" / "importance.json").exists()

@@ -7,7 +7,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from aejax import sweep
+from aejax import api
 from aejax.analysis import sweep_dir
 from aejax.errors import UserError
 
@@ -40,7 +40,7 @@ def swept(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep")
     exp = root / "tiny_seeds.py"
     exp.write_text(EXPERIMENT)
-    out = sweep.run_sweep(str(exp), workdir=root / "sweep")
+    out = api.sweep(str(exp), workdir=root / "sweep")
     return out
 
 

@@ -26,7 +26,7 @@ import json
 import numpy as np
 import pytest
 
-from aejax import runner
+from aejax import api
 from aejax.analysis import spectrum as spec
 from aejax.analysis import subspace
 
@@ -39,7 +39,7 @@ def _linear_overrides(k: int, epochs: int, batch: int, lr: float) -> list[str]:
 
 
 def _check_run(wd, k: int, max_deg: float):
-    r = runner.load_run(wd)
+    r = api.load_run(wd)
     fit = spec.pca_baseline(r.data.train.x, k=k)
     w_dec = np.asarray(r.params["dec_0"]["kernel"])  # [k, 64]
     ang = np.degrees(subspace.principal_angles(w_dec.T, fit["components"]))
@@ -94,12 +94,12 @@ def test_linear_ae_learns_pca_fast():
 
 def test_pipeline_linear_ae_matches_pca(tmp_path):
     wd = tmp_path / "run"
-    runner.run("mnist_dense", workdir=wd, overrides=_linear_overrides(4, 300, 64, 0.005))
+    api.run("mnist_dense", workdir=wd, overrides=_linear_overrides(4, 300, 64, 0.005))
     _check_run(wd, 4, max_deg=2.0)
 
 
 @pytest.mark.slow
 def test_pipeline_linear_ae_k5(tmp_path):
     wd = tmp_path / "run"
-    runner.run("mnist_dense", workdir=wd, overrides=_linear_overrides(5, 1500, 128, 0.01))
+    api.run("mnist_dense", workdir=wd, overrides=_linear_overrides(5, 1500, 128, 0.01))
     _check_run(wd, 5, max_deg=2.0)

@@ -2,7 +2,7 @@
 import jax.numpy as jnp
 import numpy as np
 
-from aejax.train import losses
+from aejax.models import losses
 
 
 def test_per_example_reductions():

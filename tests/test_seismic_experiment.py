@@ -15,7 +15,7 @@ import json
 import numpy as np
 import pytest
 
-from aejax.bottleneck.recommend import analyse, recommend, stable, text_lines
+from aejax.projects.columns.recommend import analyse, recommend, stable, text_lines
 from aejax.errors import UserError
 
 CONTRACT = ["config.json", "metrics.jsonl", "summary.json", "checkpoints/latest", "checkpoints/best",
@@ -66,14 +66,14 @@ def test_quick_run_writes_the_contract_and_figures(quick_run):
 def test_latent_analysis_reloads_the_column_model(quick_run):
     """The run-directory analysis rebuilds the run through the experiment's prepare_data (images ->
     columns): the model loads and its parts run, instead of a shape mismatch skipping them."""
-    from aejax import runner
+    from aejax import api
     from tests.conftest import run_cli
     out = run_cli("analyze", quick_run)
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr[-3000:]
     spectrum = json.loads((quick_run / "analysis" / "spectrum.json").read_text())
     assert "model_analysis_skipped" not in spectrum, spectrum.get("model_analysis_skipped")
     assert (quick_run / "analysis" / "importance.json").exists()
-    r = runner.load_run(quick_run)
+    r = api.load_run(quick_run)
     assert r.cfg["experiment"] == "seismic_columns" and r.data.example_shape == (101,)
 
 
@@ -112,11 +112,11 @@ def test_grouped_sweep_run_equals_the_engine_run(quick_run, quick_sweep):
 
 
 def test_second_sweep_over_a_finished_directory_trains_nothing(quick_sweep, capsys):
-    from aejax.sweep import run_sweep
+    from aejax.api import sweep as run_sweep
     before = (quick_sweep / "model.latent_dim=2,seed=0" / "summary.json").read_text()
     run_sweep("seismic_columns", workdir=quick_sweep, quick=True)
     out = capsys.readouterr().out
-    assert "0 runs to train" in out and "4 finished runs skipped" in out
+    assert "0 runs trained, 4 finished runs skipped" in out
     assert (quick_sweep / "model.latent_dim=2,seed=0" / "summary.json").read_text() == before
     assert "Recommended" in (quick_sweep / "sweep.md").read_text()
 
@@ -175,7 +175,7 @@ def test_analyse_synthetic_rows_per_seed_and_mean():
 # ---- data and classifier -------------------------------------------------------------
 
 def test_columns_split_by_image_and_centring(tmp_path):
-    from aejax.bottleneck.columns import image_labels, to_columns, to_images
+    from aejax.projects.columns.columns import image_labels, to_columns, to_images
     from aejax.data import load
     ds = load("seismic_synth", seed=3, val_fraction=0.1, test_fraction=0.3, options={"n": 40})
     cols = to_columns(ds)
@@ -197,7 +197,7 @@ def test_columns_split_by_image_and_centring(tmp_path):
 
 
 def test_columns_of_28x28_images():
-    from aejax.bottleneck.columns import to_columns
+    from aejax.projects.columns.columns import to_columns
     from aejax.data import Dataset, Split
     rng = np.random.default_rng(0)
     mk = lambda n: Split(rng.random((n, 28, 28, 1)).astype(np.float32), np.arange(n) % 10)  # noqa: E731
@@ -206,7 +206,7 @@ def test_columns_of_28x28_images():
 
 
 def test_salt_classifier_beats_the_majority_class():
-    from aejax.bottleneck.classifier import ImageClassifier
+    from aejax.projects.columns.classifier import ImageClassifier
     from aejax.data import load
     ds = load("seismic_synth", seed=1, val_fraction=0.05, test_fraction=0.5, options={"n": 400})
     clf = ImageClassifier("seismic").fit(ds.train.x, ds.train.y)
@@ -219,8 +219,8 @@ def test_salt_classifier_beats_the_majority_class():
 
 def test_quick_run_on_mnist_columns(tmp_path):
     """Any image source works: MNIST digits give 28 columns of 28 samples each."""
-    from aejax import runner
-    s = runner.run("seismic_columns", workdir=tmp_path, quick=True,
+    from aejax import api
+    s = api.run("seismic_columns", workdir=tmp_path, quick=True,
                    overrides=["data.name=mnist5k", "model.latent_dim=4"])
     assert s["train_examples"] % 28 == 0 and s["clf/kind"] == "pixels"
     assert s["test/clf_acc_original"] > 0.5                        # 10 classes: chance is 0.1
@@ -228,11 +228,31 @@ def test_quick_run_on_mnist_columns(tmp_path):
 
 
 def test_bad_classifier_setting_is_a_user_error():
-    from aejax import experiment, runner
+    from aejax.run import experiment, resolve
     exp = experiment.load("seismic_columns")
     with pytest.raises(UserError, match="classifier.features"):
-        runner.resolve_config(exp, ["classifier.features=cnn"])
+        resolve.resolve_config(exp, ["classifier.features=cnn"])
     with pytest.raises(UserError, match="analysis.enabled"):
-        runner.resolve_config(exp, ["analysis.enabled=true"])
-    cfg = runner.resolve_config(exp, ["data.name=mnist5k"])
+        resolve.resolve_config(exp, ["analysis.enabled=true"])
+    cfg = resolve.resolve_config(exp, ["data.name=mnist5k"])
     assert cfg["data"]["options"] == {}                             # the synth pool size is dropped
+
+
+def test_a_partly_finished_grid_retrains_only_its_missing_runs(quick_sweep, tmp_path):
+    """Runs removed from a finished grid train again in one program whose other slots stay idle,
+    and come out as they were."""
+    import shutil
+
+    from aejax import api
+    d = tmp_path / "sweep"
+    shutil.copytree(quick_sweep, d)
+    gone = ["model.latent_dim=8,seed=0", "model.latent_dim=2,seed=1"]
+    for name in gone:
+        shutil.rmtree(d / name)
+    api.sweep("seismic_columns", workdir=d, quick=True)
+    for name in gone:
+        a = [json.loads(x) for x in (quick_sweep / name / "metrics.jsonl").read_text().splitlines()]
+        b = [json.loads(x) for x in (d / name / "metrics.jsonl").read_text().splitlines()]
+        assert [r["step"] for r in a] == [r["step"] for r in b]
+        for x, y in zip(a, b):
+            assert x["val/loss"] == pytest.approx(y["val/loss"], rel=1e-5), name

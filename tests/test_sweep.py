@@ -3,14 +3,16 @@ import json
 
 import pytest
 
-from aejax import hyper, runner, sweep
+from aejax import api, hyper
+from aejax.run import engine, sweep
 from aejax.errors import UserError
 
 FAST = ["train.progress=false", "analysis.enabled=false"]
 
 #: housing_deep with a sweep of seeds only (one configuration): the cheapest real sweep.
 SEEDS_ONLY = '''"""housing_deep, swept over seeds only (tests)."""
-from aejax import experiment, hyper
+from aejax import hyper
+from aejax.run import experiment
 
 _base = experiment.load("housing_deep")
 get_config, quick = _base.get_config, _base.quick
@@ -36,8 +38,9 @@ def test_axes_one_at_a_time_unique_and_seed_groups():
     with pytest.raises(ValueError, match="'c'"):
         hyper.one_at_a_time(base, [hyper.sweep("c", [1])])
     runs = hyper.product([configs[:2], hyper.sweep("seed", range(3))])
-    groups = sweep.seed_groups(runs)
-    assert [len(g) for g in groups] == [3, 3] and [c["seed"] for c in groups[1]] == [0, 1, 2]
+    groups = sweep.groups(runs, runs, ("seed",))
+    assert [len(g) for g in groups] == [3, 3] and [c["seed"] for c, _ in groups[1]] == [0, 1, 2]
+    assert [len(g) for g in sweep.groups(runs, runs, ())] == [1] * 6
     assert hyper.unique([{"a": [1]}, {"a": [1]}, {"a": [2]}]) == [{"a": [1]}, {"a": [2]}]
 
 
@@ -49,7 +52,7 @@ def test_run_names_are_safe_checkpoint_paths():
 
 
 def test_housing_sweep_covers_the_seeds_hyperparameters():
-    from aejax import experiment
+    from aejax.run import experiment
     configs = experiment.load("housing_deep").sweep()
     assert len(configs) == 42  # 14 configurations x 3 seeds
     for key in ("model.latent_dim", "model.hidden", "model.activation", "train.optimizer",
@@ -63,7 +66,7 @@ def test_sweep_options_are_checked(tmp_path):
     assert sweep.split_options(["seed=1", "sweep.vectorize_seeds=true"]) == ({"vectorize_seeds": True}, ["seed=1"])
     for bad in ("sweep.vectorise_seeds=true", "sweep.vectorize_seeds=maybe"):
         with pytest.raises(UserError, match="sweep.vectori"):
-            sweep.run_sweep("housing_deep", workdir=tmp_path, quick=True, overrides=[bad])
+            api.sweep("housing_deep", workdir=tmp_path, quick=True, overrides=[bad])
 
 
 def mtimes(sweep_dir):
@@ -75,21 +78,21 @@ def test_killed_sweep_resumes_and_a_finished_sweep_trains_nothing(tmp_path, monk
     exp = seeds_only_experiment(tmp_path)
     out_dir = tmp_path / "sweep"
     trained, kill = [], [True]
-    real = runner.train_and_report
+    real = engine.train
 
-    def counting(cfg, workdir, **kw):
+    def counting(exp, cfgs, run_dirs, **kw):
         if len(trained) == 1 and kill[0]:
             raise KeyboardInterrupt  # the sweep is killed as its second run starts
-        trained.append(workdir.name)
-        return real(cfg, workdir, **kw)
+        trained.extend(rd.path.name for rd in run_dirs)
+        return real(exp, cfgs, run_dirs, **kw)
 
-    monkeypatch.setattr(runner, "train_and_report", counting)
+    monkeypatch.setattr(engine, "train", counting)
     with pytest.raises(KeyboardInterrupt):
-        sweep.run_sweep(exp, workdir=out_dir, quick=True, overrides=FAST)
+        api.sweep(exp, workdir=out_dir, quick=True, overrides=FAST)
     assert trained == ["model.latent_dim=7,seed=0"]
     before = mtimes(out_dir)
     kill[0] = False
-    sweep.run_sweep(exp, workdir=out_dir, quick=True, overrides=FAST)
+    api.sweep(exp, workdir=out_dir, quick=True, overrides=FAST)
     assert trained[1:] == ["model.latent_dim=7,seed=1", "model.latent_dim=7,seed=2"]  # only the unfinished
     assert mtimes(out_dir)["model.latent_dim=7,seed=0"] == before["model.latent_dim=7,seed=0"]
     assert len((out_dir / "sweep.csv").read_text().splitlines()) == 1 + 3

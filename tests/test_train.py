@@ -1,14 +1,16 @@
 """The training engine: one trace per step, resume, divergence, early stopping."""
 import json
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from aejax import models, runner
+from aejax import api, models
 from aejax.errors import UserError
-from aejax.train.fit import TrainingDiverged, read_metrics
+from aejax.run.rundir import read_metrics
+from aejax.errors import TrainingDiverged
 from aejax.train.step import Task, Trainer, init_state, make_optimizer, optimizer_from_config
 
 SMALL = ["data.name=digits", "model.hidden=[32]", "model.latent_dim=8", "train.batch_size=64",
@@ -20,23 +22,34 @@ def _task(noise=0.0):
     return Task(model, make_optimizer("adam", 1e-3), "mse", noise)
 
 
-def test_a_step_loop_epoch_gives_the_scanned_epoch_numbers():
+@pytest.fixture
+def traced_once(monkeypatch):
+    """Every compiled function of a Trainer may be traced once (``chex.assert_max_traces``);
+    calling the fixture's value starts the count afresh (for the next Trainer)."""
+    for name in ("_epoch_mesh", "_step_mesh", "_eval_impl", "_predict_impl"):
+        monkeypatch.setattr(Trainer, name, chex.assert_max_traces(getattr(Trainer, name), n=1))
+    chex.clear_trace_counter()
+    yield chex.clear_trace_counter
+    chex.clear_trace_counter()
+
+
+def test_a_step_loop_epoch_gives_the_scanned_epoch_numbers(traced_once):
     task = _task(noise=0.1)
     x_host = np.random.default_rng(1).uniform(size=(130, 8, 8, 1)).astype(np.float32)
     out = []
     for scan in (True, False):
+        traced_once()
         trainer = Trainer(task, batch_size=32, devices=jax.devices()[:1], scan_epoch=scan)
         state, keys = init_state(task, (8, 8, 1), 0)
         state, x = trainer.put_state(state), trainer.put(x_host)
         for epoch in (1, 2):
             state, metrics = trainer.epoch(state, x, keys["data"], keys["step"], epoch)
         out.append((jax.device_get(state.params), float(metrics["loss"])))
-        assert trainer.traces == ({"epoch": 1, "step": 1} if scan else {"step": 1})
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), out[0][0], out[1][0])
     assert out[0][1] == pytest.approx(out[1][1], rel=1e-5)
 
 
-def test_epoch_and_step_are_traced_once():
+def test_epoch_and_step_are_traced_once(traced_once):
     task = _task(noise=0.1)
     trainer = Trainer(task, batch_size=32, eval_batch_size=64, devices=jax.devices()[:1])
     x = trainer.put(np.random.default_rng(0).uniform(size=(200, 8, 8, 1)).astype(np.float32))
@@ -44,24 +57,24 @@ def test_epoch_and_step_are_traced_once():
     state = trainer.put_state(state)
     for epoch in range(1, 4):
         state, metrics = trainer.epoch(state, x, keys["data"], keys["step"], epoch)
-    assert trainer.traces == {"epoch": 1, "step": 1}
     assert int(state.step) == 3 * (200 // 32)  # the ragged last batch is dropped
     # 200 = 3 full eval batches of 64 + a ragged 8: padded and masked, one trace.
     for _ in range(2):
         m = trainer.evaluate(state.params, x, x, keys["eval"])
-    assert trainer.traces["eval"] == 1
     # The masked mean equals the plain mean over all 200 examples.
     recon = task.model.apply({"params": state.params}, x)
     np.testing.assert_allclose(float(m["mse"]), float(jnp.mean((recon - x) ** 2)), rtol=1e-5)
+    with pytest.raises(AssertionError, match="traced > 1 times"):  # the check is live: a new shape retraces
+        trainer.evaluate(state.params, x[:10], x[:10], keys["eval"])
 
 
 def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(tmp_path):
     sets = SMALL + ["train.epochs=4"]
-    full = runner.run("mnist_dense", workdir=tmp_path / "full", overrides=sets)
-    part = runner.run("mnist_dense", workdir=tmp_path / "part", overrides=sets, stop_after_epoch=2)
+    full = api.run("mnist_dense", workdir=tmp_path / "full", overrides=sets)
+    part = api.run("mnist_dense", workdir=tmp_path / "part", overrides=sets, stop_after_epoch=2)
     assert part == {"stopped_after_epoch": 2}
     assert len(read_metrics(tmp_path / "part" / "metrics.jsonl")) == 2
-    resumed = runner.run("mnist_dense", workdir=tmp_path / "part", overrides=sets)
+    resumed = api.run("mnist_dense", workdir=tmp_path / "part", overrides=sets)
     assert resumed["epochs_run"] == full["epochs_run"] == 4
     assert resumed["test/mse"] == pytest.approx(full["test/mse"], rel=1e-6)
     a = read_metrics(tmp_path / "full" / "metrics.jsonl")
@@ -127,32 +140,32 @@ def test_adam_keras_adds_eps_to_the_uncorrected_root():
 
 
 def test_resume_refuses_a_different_config(tmp_path):
-    runner.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=1"])
+    api.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=1"])
     with pytest.raises(UserError, match="different config.*train.learning_rate"):
-        runner.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.learning_rate=0.1"])
+        api.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.learning_rate=0.1"])
 
 
 def test_resume_accepts_a_run_written_before_a_key_existed(tmp_path):
     """A config.json without train.warmup_epochs (older aejax) resumes when the key keeps its
     default (the behaviour it had then), and is refused when the new run sets it."""
-    runner.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=1"])
+    api.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=1"])
     cfg = json.loads((tmp_path / "config.json").read_text())
     del cfg["train"]["warmup_epochs"]
     (tmp_path / "config.json").write_text(json.dumps(cfg))
-    assert runner.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=2"])["epochs_run"] == 2
+    assert api.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=2"])["epochs_run"] == 2
     (tmp_path / "config.json").write_text(json.dumps(cfg))  # the resumed run rewrote it with the key
     with pytest.raises(UserError, match="different config.*train.warmup_epochs"):
-        runner.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=3", "train.warmup_epochs=1"])
+        api.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=3", "train.warmup_epochs=1"])
 
 
 def test_corrupt_checkpoint_is_a_clear_error_and_nothing_is_deleted(tmp_path):
-    runner.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=1"])
+    api.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=1"])
     latest = tmp_path / "checkpoints" / "latest" / "1" / "state"
     for f in latest.rglob("*"):
         if f.is_file() and f.stat().st_size > 0:
             f.write_bytes(b"garbage")
     with pytest.raises(UserError, match=r"checkpoints/latest/1: cannot restore"):
-        runner.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=2"])
+        api.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=2"])
     assert (tmp_path / "summary.json").exists() and (tmp_path / "metrics.jsonl").exists()
 
 
@@ -168,7 +181,7 @@ def test_non_finite_loss_stops_naming_the_epoch_and_keeps_checkpoints(tmp_path, 
     monkeypatch.setattr(Trainer, "epoch", poisoned)
     sets = SMALL + ["train.epochs=5", "train.checkpoint_every_s=0.0"]
     with pytest.raises(TrainingDiverged, match="epoch 3: the loss is not finite"):
-        runner.run("mnist_dense", workdir=tmp_path, overrides=sets)
+        api.run("mnist_dense", workdir=tmp_path, overrides=sets)
     rows = read_metrics(tmp_path / "metrics.jsonl")
     assert [r["epoch"] for r in rows] == [1, 2, 3] and rows[-1]["train/loss"] is None
     assert sorted(p.name for p in (tmp_path / "checkpoints" / "latest").iterdir()) == ["2"]
@@ -177,7 +190,7 @@ def test_non_finite_loss_stops_naming_the_epoch_and_keeps_checkpoints(tmp_path, 
 def test_early_stopping(tmp_path):
     # A learning rate this small cannot improve val/loss by much: patience 2 stops it.
     sets = SMALL + ["train.epochs=50", "train.patience=2", "train.learning_rate=1e-9"]
-    summary = runner.run("mnist_dense", workdir=tmp_path, overrides=sets)
+    summary = api.run("mnist_dense", workdir=tmp_path, overrides=sets)
     assert summary["epochs_run"] < 50
     assert summary["stopped"].startswith("early stopping")
     assert summary["best_epoch"] == summary["epochs_run"] - 2

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from aejax import data as data_lib
-from aejax import experiment as experiment_lib
-from aejax.apps import anomaly, compression, sequences, zoo
+from aejax.run import experiment as experiment_lib
+from aejax.projects.zoo import anomaly, compression, sequences, zoo
 from aejax.errors import UserError
 
 
@@ -74,6 +74,23 @@ def test_zoo_type_errors():
         zoo.apply_type({"zoo": {"type": "vae", "latent_dim": 0}})
     cfg = {"zoo": {"type": "custom"}, "model": {"name": "conv"}}
     assert zoo.apply_type(cfg) == cfg
+
+
+def test_zoo_code_size_from_model_latent_dim():
+    """`--set model.latent_dim=8` trains 8 units (as zoo.latent_dim=8 does) or is refused naming the key."""
+    from aejax.run.resolve import resolve_config
+    exp = experiment_lib.load("ae_zoo")
+    for overrides in (["model.latent_dim=8"], ["zoo.latent_dim=8"], ["model.latent_dim=8", "zoo.latent_dim=8"]):
+        cfg = resolve_config(exp, overrides)
+        assert cfg["model"]["latent_dim"] == 8 and cfg["zoo"]["latent_dim"] == 8, overrides
+    assert resolve_config(exp, ["model.latent_dim=8", "zoo.type=vae"])["model"] == \
+        {"name": "vae", "hidden": [256], "latent_dim": 8}
+    assert resolve_config(exp, []) == resolve_config(exp, ["model.latent_dim=32"])
+    for overrides, key in ((["model.latent_dim=8", "zoo.latent_dim=16"], "model.latent_dim=8 and zoo.latent_dim=16"),
+                           (["model.latent_dim=8", "zoo.type=conv"], "model.latent_dim=8"),
+                           (["model.hidden=[64]"], "model.hidden")):
+        with pytest.raises(UserError, match=key):
+            resolve_config(exp, overrides)
 
 
 def test_seed_table_mean_and_std():

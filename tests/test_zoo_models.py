@@ -8,7 +8,7 @@ import optax
 import pytest
 
 from aejax import models
-from aejax.apps import zoo
+from aejax.projects.zoo import zoo
 from aejax.models.sparse import kl_sparsity
 from aejax.models.vae import bernoulli_log_lik, gaussian_kl, gaussian_log_lik, importance_nll
 from aejax.train.step import Task, train_step, TrainState

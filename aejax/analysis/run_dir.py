@@ -2,7 +2,7 @@
 
 Also run at the end of every training run (``analysis.enabled``, default on).
 Reads ``analysis/latents.npy`` (the codes of the test split, flattened to
-[N, D]; the posterior mean for VAEs) and, through :func:`aejax.runner.load_run`,
+[N, D]; the posterior mean for VAEs) and, through :func:`aejax.run.builder.load_run`,
 the model, its best parameters and the test split. Writes into ``analysis/``:
 
 - ``spectrum.json`` -- the covariance spectrum of the codes (``eigenvalues``
@@ -24,17 +24,15 @@ the model, its best parameters and the test split. Writes into ``analysis/``:
   the full code over the mean code).
 - ``disentanglement.json`` -- MIG, SAP and DCI against the known factors,
   when the data source has them (``shapes``, ``seismic_synth``).
-- ``summary.md`` (the key numbers in words), ``timing.json``, and the figures
-  ``figures/latent_scree.png``, ``latent_cumulative.png``,
-  ``latent_unit_importance.png``, ``latent_ablation.png`` (and
-  ``latent_factors.png`` with factors); ``report.html`` is rewritten.
+- ``summary.md`` (the key numbers in words) and ``timing.json``. The figures
+  (``figures/latent_*.png``) are drawn from these files by :mod:`aejax.report.latent_figures`.
 
 Noise floors (see :func:`aejax.analysis.spectrum.noise_floor_report`): the
 shuffle floor (parallel analysis: each unit permuted on its own, 20 times,
 95th percentile per rank), the Marchenko-Pastur edge, and the spectrum of the
-**untrained** encoder's codes of the same inputs (Flax's default initialisers
-re-drawn in numpy: LeCun-normal kernels, zero biases), scaled to the trained
-codes' total variance. Dead units (variance <= 1e-12 x the largest) are left
+**untrained** encoder's codes of the same inputs (the run's own initial
+parameters: its model's ``init`` with its seed), scaled to the trained codes'
+total variance. Dead units (variance <= 1e-12 x the largest) are left
 out of the floors: their eigenvalues are exactly 0 and below any floor.
 
 When the model cannot be loaded (no checkpoint, a model without ``encode`` /
@@ -76,6 +74,8 @@ import numpy as np
 from aejax.analysis import importance as imp
 from aejax.analysis import spectrum as spec
 from aejax.errors import UserError
+from aejax.run.builder import inputs, load_run
+from aejax.run.rundir import atomic_write
 
 DEAD_REL = 1e-12          # a unit whose variance is <= DEAD_REL x the largest never changes
 ABLATION_BUDGET_S = 2.0   # modelled CPU-seconds the ablation may spend decoding
@@ -92,7 +92,7 @@ def _read_json(path: Path) -> dict:
 
 
 def _write_json(path: Path, obj) -> None:
-    path.write_text(json.dumps(obj, indent=1, allow_nan=True) + "\n")
+    atomic_write(path, json.dumps(obj, indent=1, allow_nan=True) + "\n")
 
 
 def k_grid(d: int) -> list[int]:
@@ -101,51 +101,13 @@ def k_grid(d: int) -> list[int]:
     return [0] + [int(k) for k in ks if k < d] + [int(d)]
 
 
-def _untrained_params(params, rng: np.random.Generator):
-    """Flax's default initialisation re-drawn in numpy for a parameter pytree.
-
-    Kernels (``kernel`` leaves, [..., fan_in, fan_out]): truncated normal with
-    variance 1 / fan_in (``lecun_normal``); ``bias`` leaves: 0; ``scale``: 1;
-    any other leaf is kept. Drawn in numpy: compiling ``model.init`` again
-    would cost seconds.
-    """
-    import jax
-
-    def draw(path, leaf):
-        name = str(getattr(path[-1], "key", path[-1]))
-        shape = np.shape(leaf)
-        if name == "kernel" and len(shape) >= 2:
-            fan_in = int(np.prod(shape[:-1]))
-            std = np.sqrt(1.0 / fan_in) / 0.87962566103423978  # flax truncated-normal correction
-            w = rng.standard_normal(shape)
-            while np.any(np.abs(w) > 2):                       # truncate at 2 std by redrawing
-                bad = np.abs(w) > 2
-                w[bad] = rng.standard_normal(int(bad.sum()))
-            return (w * std).astype(np.float32)
-        if name == "bias":
-            return np.zeros(shape, np.float32)
-        if name == "scale":
-            return np.ones(shape, np.float32)
-        return np.asarray(leaf)
-
-    return jax.tree_util.tree_map_with_path(draw, params)
-
-
 def _context(run_dir: Path, z: np.ndarray | None) -> types.SimpleNamespace:
     """Model, parameters, test inputs / targets, and jitted encode / decode of a run."""
     import jax
 
-    from aejax.runner import corrupt_np, load_run
-
     r = load_run(run_dir)
     cfg, ds = r.cfg, r.data
-    noise = float(cfg["data"].get("noise_std", 0.0))
-    if noise > 0:  # the runner's test inputs: val corrupted first, then test, one rng
-        rng = np.random.default_rng([cfg["seed"], 1])
-        corrupt_np(ds.val.x, noise, rng)
-        x_in = corrupt_np(ds.test.x, noise, rng)
-    else:
-        x_in = ds.test.x
+    x_in = inputs(ds, cfg)["test_in"]  # the test inputs the run was scored on
     model = r.model
     enc = jax.jit(lambda p, x: model.apply({"params": p}, x, method="encode"))
     dec = jax.jit(lambda p, c: model.apply({"params": p}, c, method="decode"))
@@ -225,7 +187,7 @@ def _spectrum(z: np.ndarray, rng: np.random.Generator, z_untrained=None) -> tupl
             if key in floor:
                 floor[key] = floor[key] + pad
         if ref is not None:
-            floor["reference"] = "untrained encoder (numpy re-draw of the default init), " \
+            floor["reference"] = "untrained encoder (the run's own initial parameters), " \
                                  "scaled to the same total variance"
             out["modes_above_untrained"] = floor["modes_above_reference"]
             out["modes_above_untrained_max"] = floor["modes_above_reference_max"]
@@ -424,8 +386,8 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def analyze(run_dir, *, model: bool = True, untrained: bool = True, figures: bool = True,
-            report: bool = True, ablation_budget_s: float = ABLATION_BUDGET_S, seed: int = 0) -> dict:
+def analyze(run_dir, *, model: bool = True, untrained: bool = True,
+            ablation_budget_s: float = ABLATION_BUDGET_S, seed: int = 0) -> dict:
     """Analyse the latent space of a finished run; returns the headline numbers.
 
     ``model=False`` analyses ``analysis/latents.npy`` alone (spectrum and
@@ -434,11 +396,11 @@ def analyze(run_dir, *, model: bool = True, untrained: bool = True, figures: boo
     come from ``np.random.default_rng([seed, ...])``.
     """
     with _one_blas_thread():
-        return _analyze(run_dir, model=model, untrained=untrained, figures=figures, report=report,
-                        ablation_budget_s=ablation_budget_s, seed=seed)
+        return _analyze(run_dir, model=model, untrained=untrained, ablation_budget_s=ablation_budget_s,
+                        seed=seed)
 
 
-def _analyze(run_dir, *, model, untrained, figures, report, ablation_budget_s, seed) -> dict:
+def _analyze(run_dir, *, model, untrained, ablation_budget_s, seed) -> dict:
     t0 = _clock()
     timing: dict = {}
     run_dir = Path(run_dir)
@@ -491,8 +453,7 @@ def _analyze(run_dir, *, model, untrained, figures, report, ablation_budget_s, s
     t = _clock()
     z_untrained = None
     if use_model and untrained:
-        z_untrained = stage("untrained-encoder floor", lambda: ctx.encode(
-            _untrained_params(ctx.run.params, np.random.default_rng([seed, 11])), ctx.x_in))
+        z_untrained = stage("untrained-encoder floor", lambda: ctx.encode(ctx.run.init_params(), ctx.x_in))
     result, vecs = _spectrum(z, np.random.default_rng([seed, 12]), z_untrained)
     if use_model:
         data = stage("data PCA", lambda: data_spectrum(ctx.x))
@@ -523,15 +484,7 @@ def _analyze(run_dir, *, model, untrained, figures, report, ablation_budget_s, s
         result["skipped"] = skipped
     _write_json(out_dir / "spectrum.json", result)
     headline = headline_numbers(result, importance, _read_optional(out_dir / "disentanglement.json"))
-    (out_dir / "summary.md").write_text(summary_markdown(headline, cfg))
-    if figures:
-        t = _clock()
-        from aejax.analysis import figures as figs
-        stage("figures", lambda: figs.run_figures(run_dir))
-        _lap(timing, "figures", t)
-    if report and (run_dir / "summary.json").exists():
-        from aejax import report as report_lib
-        report_lib.write_run_report(run_dir)
+    atomic_write(out_dir / "summary.md", summary_markdown(headline, cfg))
     _lap(timing, "total", t0)
     _write_json(out_dir / "timing.json", {k: round(v, 4) for k, v in timing.items()})
     headline["analysis_s"] = round(timing["total_s"], 3)

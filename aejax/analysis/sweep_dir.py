@@ -31,6 +31,7 @@ import numpy as np
 from aejax import config as config_lib
 from aejax.analysis import subspace
 from aejax.errors import UserError
+from aejax.run.rundir import atomic_write
 
 K_VALUES = (1, 2, 3, 5, 8, 10, 15, 20, 30, 40, 50)
 SCALARS = ("modes_above_floor", "modes_above_mp", "modes_90", "modes_95", "modes_99",
@@ -42,7 +43,7 @@ IGNORED_KEYS = ("seed", "name", "train.progress")
 
 def _finished_runs(sweep_dir: Path, configs) -> list[Path]:
     if configs is not None:
-        from aejax.sweep import run_name
+        from aejax.run.sweep import run_name
         dirs = [sweep_dir / run_name(c) for c in configs]
     else:
         dirs = sorted(p for p in sweep_dir.iterdir() if p.is_dir())
@@ -62,7 +63,7 @@ def _encoder(run_dir: Path):
     """(load_run namespace, encode(x) -> flattened codes [N, D])."""
     import jax
 
-    from aejax.runner import load_run
+    from aejax.run.builder import load_run
     r = load_run(run_dir)
     enc = jax.jit(lambda p, x: r.model.apply({"params": p}, x, method="encode"))
 
@@ -182,8 +183,8 @@ def analyze_sweep(sweep_dir, configs=None, *, figures: bool = True) -> dict:
         result["groups"].append(g)
     out_dir = sweep_dir / "analysis"
     out_dir.mkdir(exist_ok=True)
-    (out_dir / "latent_seeds.json").write_text(json.dumps(result, indent=1) + "\n")
-    (out_dir / "latent_seeds.md").write_text(seeds_markdown(result))
+    atomic_write(out_dir / "latent_seeds.json", json.dumps(result, indent=1) + "\n")
+    atomic_write(out_dir / "latent_seeds.md", seeds_markdown(result))
     if figures:
         seed_figures(result, sweep_dir / "figures")
     return result

@@ -143,14 +143,12 @@ def load(name: str, *, seed: int = 0, val_fraction: float = 0.1,
 
 
 def _import_sources() -> None:
-    """Import the modules that register sources (lazily: some are heavy)."""
-    from aejax.data import images  # noqa: F401
-    for mod in ("seismic", "tabular", "shapes", "binarized"):
-        try:
-            __import__(f"aejax.data.{mod}")
-        except ModuleNotFoundError as e:  # module not written yet
-            if e.name != f"aejax.data.{mod}":
-                raise
+    """Import every module of this package, so each registers its sources (@register) without
+    a hand-kept list; done on first use, not at import (some are heavy)."""
+    import importlib
+    import pkgutil
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
 
 
 def list_sources() -> list[Source]:

@@ -2,28 +2,20 @@
 
 :func:`build` turns the ``model`` section of a config into a module; a key the
 model does not take is an error naming it (a misspelt sweep key fails at once).
+A model is one file here whose class is decorated ``@register("name")``.
 """
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import pkgutil
 from typing import Mapping
 
 import numpy as np
 
 from aejax.errors import UserError
-from aejax.models.common import initializer
-from aejax.models.conv import ConvAE
-from aejax.models.dense import DenseAE, square_ish
-
-MODELS = {"dense": DenseAE, "conv": ConvAE}
-
-
-def register(name: str):
-    """Decorator adding a model class to :data:`MODELS` under ``name``."""
-    def deco(cls):
-        MODELS[name] = cls
-        return cls
-    return deco
+from aejax.models.common import MODELS, initializer, register  # noqa: F401  (register: the public name)
+from aejax.models.dense import square_ish
 
 
 def build(model_cfg: Mapping, example_shape) -> "object":
@@ -62,5 +54,7 @@ def code_images(code: np.ndarray) -> np.ndarray:
     return g.reshape(b, rows * h, cols * w)
 
 
-# The autoencoder zoo (issue 5): these modules register themselves with @register.
-from aejax.models import deep, lstm, sparse, vae  # noqa: E402,F401
+# Every module of this package is imported, so each model file registers its classes
+# (@register) without a hand-kept list.
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -4,6 +4,17 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
+#: Registered models by name (``model.name``); each model file registers its classes.
+MODELS: dict[str, type] = {}
+
+
+def register(name: str):
+    """Decorator adding a model class to :data:`MODELS` under ``name``."""
+    def deco(cls):
+        MODELS[name] = cls
+        return cls
+    return deco
+
 ACTIVATIONS = {
     "relu": nn.relu,
     "sigmoid": nn.sigmoid,

@@ -13,9 +13,10 @@ from typing import Sequence
 
 import flax.linen as nn
 
-from aejax.models.common import activation, initializer, max_pool_2x2, upsample_2x2
+from aejax.models.common import activation, initializer, max_pool_2x2, register, upsample_2x2
 
 
+@register("conv")
 class ConvAE(nn.Module):
     """Convolutional autoencoder; ``encoder`` / ``decoder`` are (channels, kernel) pairs."""
 

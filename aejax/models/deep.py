@@ -18,8 +18,7 @@ from typing import Sequence
 import flax.linen as nn
 import numpy as np
 
-from aejax.models import register
-from aejax.models.common import activation
+from aejax.models.common import activation, register
 from aejax.models.dense import DenseAE
 
 

@@ -12,9 +12,10 @@ from typing import Sequence
 import flax.linen as nn
 import numpy as np
 
-from aejax.models.common import activation, initializer
+from aejax.models.common import activation, initializer, register
 
 
+@register("dense")
 class DenseAE(nn.Module):
     """Encoder ``hidden... -> latent_dim``; decoder mirrors it back to ``out_shape``.
 

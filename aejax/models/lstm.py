@@ -25,8 +25,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
-from aejax.models import register
-from aejax.models.common import activation
+from aejax.models.common import activation, register
 
 
 @register("lstm")

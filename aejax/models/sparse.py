@@ -29,11 +29,10 @@ from typing import Sequence
 
 import jax.numpy as jnp
 
-from aejax.models import register
-from aejax.models.common import activation, max_pool_2x2
+from aejax.models.common import activation, max_pool_2x2, register
 from aejax.models.conv import ConvAE
 from aejax.models.dense import DenseAE
-from aejax.train import losses
+from aejax.models import losses
 
 _EPS = 1e-6
 

@@ -34,9 +34,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from aejax.models import register
-from aejax.models.common import activation, upsample_2x2
-from aejax.train import losses
+from aejax.models.common import activation, register, upsample_2x2
+from aejax.models import losses
 
 LOG_2PI = math.log(2.0 * math.pi)
 LIKELIHOODS = ("bernoulli", "gaussian")

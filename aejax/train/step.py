@@ -25,7 +25,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from aejax.train import losses
+from aejax.models import losses
 
 AXIS = "data"
 
@@ -217,8 +217,7 @@ def train_step(task: Task, state: TrainState, x_in, target, key, axis_name: str 
 class Trainer:
     """Compiled epoch / evaluation / prediction functions for one task and device set.
 
-    ``traces`` counts how often each function was traced: a test asserts the
-    epoch is compiled once however many epochs run.
+    Each is traced once however many epochs run (tests assert it with ``chex.assert_max_traces``).
     """
 
     task: Task
@@ -227,7 +226,6 @@ class Trainer:
     strategy: str = "mesh"          # "mesh" or "pmap"
     devices: Any = None             # default: all devices
     scan_epoch: bool = True         # False: a Python loop over one jitted step (mesh only)
-    traces: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         self.devices = list(self.devices or jax.devices())
@@ -250,9 +248,6 @@ class Trainer:
             raise ValueError(f"train.strategy={self.strategy!r}: expected 'mesh' or 'pmap'")
         self._eval = jax.jit(self._eval_impl)
         self._predict = jax.jit(self._predict_impl, static_argnames="method")
-
-    def _count(self, name):
-        self.traces[name] = self.traces.get(name, 0) + 1
 
     # -- placement ---------------------------------------------------------------------
     def put(self, x):
@@ -284,12 +279,10 @@ class Trainer:
         return perm[: nb * self.batch_size].reshape(nb, self.batch_size).astype(np.int32)
 
     def _step_mesh(self, state, x, idx_b, step_key):
-        self._count("step")
         clean = jax.lax.with_sharding_constraint(x[idx_b], self.batch_sharding)  # [B, ...]
         return batch_step(self.task, state, clean, step_key)
 
     def _epoch_mesh(self, state, x, idx, step_key):
-        self._count("epoch")
         state, metrics = jax.lax.scan(lambda s, i: self._step_mesh(s, x, i, step_key), state, idx)
         return state, jax.tree.map(jnp.mean, metrics)
 
@@ -303,12 +296,10 @@ class Trainer:
         return state, jax.tree.map(lambda v: v / idx.shape[0], total)
 
     def _epoch_pmap(self, state, x, idx, step_key):
-        self._count("epoch")
         local = self.batch_size // self.n_dev
         dev = jax.lax.axis_index(AXIS)
 
         def body(state, idx_b):
-            self._count("step")
             clean = x[idx_b]  # [B, ...] the global batch, as on one device
             key = jax.random.fold_in(step_key, state.step)
             x_in = self.task.corrupt(clean, jax.random.fold_in(key, 1))
@@ -364,7 +355,6 @@ class Trainer:
     def _eval_impl(self, params, x_in, target, key, constrain: bool = True):
         """Mean over all examples of each per-example metric: a scan over padded batches, the
         padding masked out. ``constrain``: shard each batch over the mesh (False under vmap)."""
-        self._count("eval")
         (xs, ts), mask = self._padded(x_in, target)
 
         def body(sums, batch):
@@ -384,7 +374,6 @@ class Trainer:
         return self._eval(params, x_in, target, key)
 
     def _predict_impl(self, params, x, method):
-        self._count("predict")
         (xs,), _ = self._padded(x)
 
         def body(_, xb):

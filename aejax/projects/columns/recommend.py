@@ -100,7 +100,7 @@ def analyse(rows: Sequence[Mapping], tolerance_pp: float) -> dict:
 
 def text_lines(a: Mapping, n_runs: int) -> list[str]:
     """The sweep.md lines stating the recommendation and the AE-vs-PCA comparison."""
-    lines = ["", "Bottleneck finder (aejax.bottleneck.recommend)."]
+    lines = ["", "Bottleneck finder (aejax.projects.columns.recommend)."]
     if a["classifier"]:
         rec = a["recommended_m"]
         per_seed = ", ".join(f"seed {s}: {'none' if v is None else f'm = {v}'}"
@@ -143,7 +143,7 @@ def _jsonable(obj):
 
 def summarize_sweep(sweep_dir: Path, rows: Sequence[Mapping]) -> dict:
     """The ``after_sweep`` work: bottleneck.json, lines in sweep.md, the sweep figures."""
-    from aejax.bottleneck import figures
+    from aejax.projects.columns import figures
     sweep_dir = Path(sweep_dir)
     rows = [r for r in rows if "model.latent_dim" in r and "test/pca_mse" in r]
     if not rows:

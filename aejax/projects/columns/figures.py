@@ -33,7 +33,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from aejax.train.fit import read_metrics  # noqa: E402
+from aejax.run.rundir import read_metrics  # noqa: E402
 
 
 def _label_text(labels, i: int, seismic: bool, indices=None) -> str:

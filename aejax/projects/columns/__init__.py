@@ -7,15 +7,17 @@ rebuilt images: "if you can no longer recognize (classify) the output, then
 probably neither can a deep learning algorithm, and so m is probably too
 small". This package makes that test quantitative.
 
-- :mod:`aejax.bottleneck.columns` -- image splits -> column splits (split by
+- :mod:`aejax.projects.columns.columns` -- image splits -> column splits (split by
   image, centred on the training mean column) and back to images;
-- :mod:`aejax.bottleneck.classifier` -- a salt / no-salt (or digit) classifier
+- :mod:`aejax.projects.columns.classifier` -- a salt / no-salt (or digit) classifier
   trained on original images that scores rebuilt ones;
-- :mod:`aejax.bottleneck.evaluate` -- per-run numbers (PCA at the same m,
+- :mod:`aejax.projects.columns.evaluate` -- per-run numbers (PCA at the same m,
   classifier accuracies, dead code units) and the recommendation rule;
-- :mod:`aejax.bottleneck.figures` -- run and sweep figures, read from files;
-- :mod:`aejax.bottleneck.group` -- every (m, seed) model of a sweep trained
-  in one compiled program, with per-model results equal to ``aejax run``.
+- :mod:`aejax.projects.columns.figures` -- run and sweep figures, read from files;
+- :mod:`aejax.projects.columns.recommend` -- the recommended m and the sweep's summary;
+- :mod:`aejax.projects.columns.pipeline` -- the experiment's hooks: config checks,
+  images -> columns, the per-run outputs and the sweep summary.
 
-The experiment that uses all of it is ``experiments/seismic_columns.py``.
+The experiment that uses all of it is ``experiments/seismic_columns.py``; its sweep
+trains every (m, seed) model in one compiled program (its ``GROUP_KEYS``).
 """

@@ -15,8 +15,8 @@ Centring: by default the columns are shifted by the mean training column
 and the MSE is unchanged because a shift cancels in ``recon - target``. It
 is an optimisation matter only: on raw seismic columns (mean ~0.5) a ReLU
 code loses many units for good and stays far above the PCA error, centred it
-trains to within a fraction of a percent of PCA (see the experiment's
-docstring for the numbers). ``meta['columns']['mean']`` keeps ``mu`` so
+trains to within a fraction of a percent of PCA (numbers:
+benchmarks/README.md#seismic_columns). ``meta['columns']['mean']`` keeps ``mu`` so
 images can be rebuilt on the data's own scale by :func:`to_images`.
 """
 from __future__ import annotations

@@ -42,8 +42,8 @@ from typing import Mapping
 import numpy as np
 
 from aejax.analysis.spectrum import pca_baseline, pca_reconstruction_mse
-from aejax.bottleneck import classifier as clf_lib
-from aejax.bottleneck.columns import to_images
+from aejax.projects.columns import classifier as clf_lib
+from aejax.projects.columns.columns import to_images
 
 
 def per_column_psnr(recon: np.ndarray, target: np.ndarray) -> float:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Mapping
 
 import matplotlib
 
@@ -23,7 +24,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from aejax.models import code_images  # noqa: E402
-from aejax.train.fit import read_metrics  # noqa: E402
+from aejax.run.rundir import RunDir, read_metrics  # noqa: E402
+from aejax.run.sweep import group_over_seeds, mean_std  # noqa: E402
 
 
 def loss_curves(metrics: list[dict], path: Path, title: str, loss_name: str) -> None:
@@ -93,7 +95,7 @@ def image_grid(rows: list[tuple[str, np.ndarray, tuple | None]], path: Path, tit
 def run_figures(run_dir: Path) -> list[Path]:
     """Write every figure of a finished run; returns their paths."""
     run_dir = Path(run_dir)
-    cfg = json.loads((run_dir / "config.json").read_text())
+    cfg = RunDir(run_dir).config()
     out = run_dir / "figures"
     out.mkdir(exist_ok=True)
     model = cfg["model"]["name"]
@@ -109,7 +111,7 @@ def run_figures(run_dir: Path) -> list[Path]:
     ex_path = run_dir / "analysis" / "examples.npz"
     if not ex_path.exists():
         return made
-    ex = dict(np.load(ex_path))
+    ex = RunDir(run_dir).examples()
     if ex["test_x"].ndim != 4:  # not images: tabular figures are the experiment's own
         return made
     labels = ex.get("test_y")
@@ -152,3 +154,49 @@ def run_figures(run_dir: Path) -> list[Path]:
     image_grid(rows, p, f"{model} autoencoder: first {k} test images")
     made.append(p)
     return made
+
+
+def metric_figure(sweep_dir: Path, configs: list[dict], rows: list[dict], metrics: list[str], *,
+                  baseline: Mapping | None = None, name: str = "sweep_metrics.png",
+                  title: str = "") -> Path | None:
+    """``figures/<name>``: each metric's mean ± std over seeds, one line per configuration.
+
+    A configuration is labelled by the keys where it differs from ``baseline``
+    (``"baseline"`` when none), or by all its keys but ``seed``. Written from
+    the rows of the finished runs; returns None when there are none.
+    """
+    keys = list(dict.fromkeys(k for c in configs for k in c))
+    groups = list(group_over_seeds(rows, keys).values())
+    metrics = [m for m in metrics if any(isinstance(r.get(m), (int, float)) for r in rows)]
+    if not groups or not metrics:
+        return None
+
+    def label(r):
+        items = [(k, r.get(k)) for k in keys if k != "seed"]
+        if baseline is not None:
+            items = [(k, v) for k, v in items if k in baseline and baseline[k] != v]
+            if not items:
+                return "baseline"
+        return ", ".join(f"{k.split('.')[-1]}={json.dumps(v, separators=(',', ':'))}" for k, v in items)
+
+    labels = [f"{label(g[0])}  (n={len(g)})" for g in groups]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics) + 2.6, 0.32 * len(groups) + 1.6),
+                             sharey=True, squeeze=False)
+    pos = np.arange(len(groups))
+    for ax, m in zip(axes[0], metrics):
+        stats = [mean_std([r.get(m) for r in g]) for g in groups]
+        ax.errorbar([s[0] for s in stats], pos, xerr=[s[1] for s in stats], fmt="o", ms=4, capsize=3)
+        if baseline is not None and "baseline" in labels[0]:
+            ax.axvline(stats[0][0], color="gray", lw=0.8, ls="--")
+        ax.set_xlabel(f"{m} (mean ± std over seeds)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_yticks(pos, labels, fontsize=8)
+    axes[0][0].invert_yaxis()
+    fig.suptitle(title or f"Sweep {Path(sweep_dir).name}", fontsize=10)
+    fig.tight_layout()
+    out = Path(sweep_dir) / "figures"
+    out.mkdir(exist_ok=True)
+    path = out / name
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -82,7 +82,7 @@ def compression_after_training(*, cfg, workdir, trainer, params, data, arrays, b
 
 def compression_figure(run_dir) -> Path:
     """MSE against bits per image for this run's code size: AE vs PCA."""
-    from aejax.apps import figures as F
+    from aejax.projects.zoo import figures as F
     run_dir = Path(run_dir)
     c = json.loads((run_dir / "analysis" / "compression.json").read_text())
     d, bits = c["code_dim"], c["bits"]
@@ -98,8 +98,8 @@ def compression_figure(run_dir) -> Path:
 
 def compression_after_sweep(*, sweep_dir, configs, rows, bits=BITS) -> None:
     """sweep.md (one line per code size) and the rate-distortion figures of a code-size sweep."""
-    from aejax.apps import figures as F
-    from aejax.apps.zoo import group_stats, seed_table
+    from aejax.projects.zoo import figures as F
+    from aejax.projects.zoo.zoo import group_stats, seed_table
     sweep_dir = Path(sweep_dir)
     group = "zoo.latent_dim"
     metrics = [("code_dim", "code values"), ("test/mse_float", "MSE float32")] + \

@@ -20,7 +20,9 @@ training budget (the rest of the config is shared):
 Every type but ``conv`` keeps ``train.loss`` (the VAEs ignore it: their
 likelihood is the loss). ``zoo.type=custom`` leaves the model section alone (use ``model.*`` keys);
 with any other type the model section comes from the type, so set the code
-size with ``zoo.latent_dim``.
+size with ``zoo.latent_dim``; an experiment whose ``resolve`` is :func:`resolver` also
+takes a ``model.latent_dim`` changed from its default (``--set model.latent_dim=8``) as
+the code size.
 """
 from __future__ import annotations
 
@@ -66,8 +68,15 @@ def zoo_section(type_: str = "dense", latent_dim: int = 32, iwae_k: int = 100) -
     return {"type": type_, "latent_dim": latent_dim, "iwae_k": iwae_k}
 
 
-def apply_type(cfg: Mapping) -> dict:
-    """An experiment's ``resolve(cfg)``: the model section (and noise) of ``zoo.type``."""
+def apply_type(cfg: Mapping, defaults: Mapping | None = None) -> dict:
+    """The model section (and noise) of ``zoo.type``, for code size ``zoo.latent_dim``.
+
+    ``defaults``: the experiment's own config (``get_config()``). A ``model.latent_dim`` that
+    differs from the default's is the code size the user asked for: it becomes
+    ``zoo.latent_dim`` (refused when ``zoo.latent_dim`` was changed to another value too, or
+    when the type's model has no ``latent_dim``); any other ``model.*`` key changed from the
+    default is refused, naming it (the type builds the model section).
+    """
     cfg = copy.deepcopy(dict(cfg))
     zoo = cfg.get("zoo") or {}
     name = zoo.get("type", "custom")
@@ -77,6 +86,8 @@ def apply_type(cfg: Mapping) -> dict:
         raise UserError(f"zoo.type={name!r}: unknown autoencoder type; expected one of "
                         f"{['custom', *TYPES]}")
     d = zoo.get("latent_dim")
+    if defaults is not None:
+        d = cfg["zoo"]["latent_dim"] = _asked_code_size(cfg, defaults, name, d)
     if not isinstance(d, int) or d < 1:
         raise UserError(f"zoo.latent_dim={json.dumps(d)}: expected an integer >= 1")
     settings = TYPES[name](d)
@@ -86,6 +97,35 @@ def apply_type(cfg: Mapping) -> dict:
     if settings.get("noise_std") and not cfg["data"]["noise_std"] > 0:
         cfg["data"]["noise_std"] = settings["noise_std"]
     return cfg
+
+
+def _asked_code_size(cfg: Mapping, defaults: Mapping, name: str, d):
+    """``zoo.latent_dim``, or a ``model.latent_dim`` changed from the experiment's default."""
+    model, default = cfg.get("model") or {}, defaults.get("model") or {}
+    changed = sorted(k for k in {*model, *default} - {"latent_dim"} if model.get(k) != default.get(k))
+    if changed:
+        raise UserError(f"model.{changed[0]}: zoo.type={name} builds the model section itself (from zoo.type and "
+                        "zoo.latent_dim); set zoo.type=custom to give model.* keys yourself")
+    asked = model.get("latent_dim")
+    if asked is None or asked == default.get("latent_dim"):
+        return d
+    if d != (defaults.get("zoo") or {}).get("latent_dim") and d != asked:
+        raise UserError(f"model.latent_dim={json.dumps(asked)} and zoo.latent_dim={json.dumps(d)}: two code "
+                        "sizes; set zoo.latent_dim alone (it sizes the model of every zoo.type)")
+    if not isinstance(asked, int) or asked < 1:
+        raise UserError(f"model.latent_dim={json.dumps(asked)}: expected an integer >= 1")
+    if "latent_dim" not in TYPES[name](asked)["model"]:
+        raise UserError(f"model.latent_dim={asked}: zoo.type={name} has no model.latent_dim (its code size "
+                        "follows zoo.latent_dim); set zoo.latent_dim instead")
+    return asked
+
+
+def resolver(get_config: Callable[[], dict]) -> Callable[[dict], dict]:
+    """An experiment's ``resolve`` hook: :func:`apply_type` against the experiment's own defaults,
+    so ``--set model.latent_dim=D`` trains a code of D values like ``--set zoo.latent_dim=D``."""
+    def resolve(cfg: dict) -> dict:
+        return apply_type(cfg, defaults=get_config())
+    return resolve
 
 
 def is_variational(cfg: Mapping) -> bool:
@@ -166,3 +206,63 @@ def group_stats(rows: list[dict], group: str, key: str) -> dict[str, tuple[float
             out.setdefault(str(r.get(group)), []).append(float(v))
     return {g: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, len(v))
             for g, v in out.items()}
+
+
+ZOO_METRICS = [("test/recon_mse", "test recon MSE"), ("test/recon_psnr", "PSNR dB"),
+               ("code_dim", "code"), ("test/code_mean", "mean code"), ("test/active_units", "active units"),
+               ("test/neg_elbo", "-ELBO nats"), ("test/nll_iw", "IW NLL nats"), ("params", "params"),
+               ("train_samples_per_s", "train samples/s"), ("epochs_run", "epochs")]
+
+
+def zoo_after_sweep(*, sweep_dir, configs, rows) -> None:
+    """``ae_zoo``'s sweep.md: one line per type (mean ± std over seeds); ``zoo_comparison.png``
+    (reconstruction MSE per type) and ``zoo_reconstructions.png`` (the same test images through
+    every type, lowest seed)."""
+    from aejax.projects.zoo import figures
+    sweep_dir = Path(sweep_dir)
+    notes = ["Same data, same budget: each metric is mean ± std over seeds (n runs). test recon MSE: "
+             "model(x) against the clean test image (denoising: from the noisy input); -ELBO / IW NLL: "
+             "VAEs only, nats per image (sum over pixels)."]
+    (sweep_dir / "sweep.md").write_text(seed_table(rows, "zoo.type", ZOO_METRICS,
+                                                   f"Autoencoder zoo: {len(rows)} of {len(configs)} runs",
+                                                   notes))
+    stats = group_stats(rows, "zoo.type", "test/recon_mse")
+    if stats:
+        code = {r["zoo.type"]: f"code {r.get('code_dim')}" for r in rows}
+        figures.bar_comparison(stats, sweep_dir / "figures" / "zoo_comparison.png",
+                               title="Autoencoder zoo on the same data and budget: test reconstruction error",
+                               ylabel="test MSE of model(x) vs clean image", annotations=code)
+        first = {}
+        for r in sorted(rows, key=lambda r: r.get("seed", 0)):
+            first.setdefault(r["zoo.type"], sweep_dir / r["run"])
+        figures.reconstruction_grid(first, sweep_dir / "figures" / "zoo_reconstructions.png",
+                                    title="The same test images through every type (lowest seed)")
+
+
+DENOISING_METRICS = [("test/psnr_noisy", "PSNR noisy input"), ("test/recon_psnr", "PSNR denoised"),
+                     ("test/recon_mse", "MSE denoised"), ("code_dim", "code"), ("params", "params")]
+
+
+def denoising_after_sweep(*, sweep_dir, configs, rows) -> None:
+    """``ae_denoising``'s sweep.md (PSNR of the noisy input and of each type's output);
+    ``denoise_psnr.png`` and ``denoise_examples.png`` (the same noisy test images, every type)."""
+    from aejax.projects.zoo import figures
+    sweep_dir = Path(sweep_dir)
+    notes = ["PSNR (dB, mean over test images) of the noisy input and of the model's output, both against "
+             "the clean image (n = runs per type)."]
+    (sweep_dir / "sweep.md").write_text(seed_table(rows, "zoo.type", DENOISING_METRICS,
+                                                   "Denoising with every autoencoder type", notes))
+    stats = group_stats(rows, "zoo.type", "test/recon_psnr")
+    noisy = group_stats(rows, "zoo.type", "test/psnr_noisy")
+    if stats:
+        base = next(iter(noisy.values()))[0]
+        figures.bar_comparison(stats, sweep_dir / "figures" / "denoise_psnr.png",
+                               title="Denoising (noise 0.25 x N(0, 1)): PSNR of each type's output",
+                               ylabel="test PSNR against the clean image (dB)",
+                               baseline=(base, f"noisy input ({base:.2f} dB)"),
+                               annotations={k: f"{v[0]:.2f}" for k, v in stats.items()})
+        first = {}
+        for r in rows:
+            first.setdefault(r["zoo.type"], sweep_dir / r["run"])
+        figures.reconstruction_grid(first, sweep_dir / "figures" / "denoise_examples.png",
+                                    title="The same noisy test images denoised by every type")

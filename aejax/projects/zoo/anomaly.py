@@ -86,7 +86,7 @@ def anomaly_after_training(*, cfg, workdir, trainer, params, data, arrays, figur
 
 def anomaly_figures(run_dir) -> list[Path]:
     """Score histogram and ROC curve from ``analysis/anomaly.npz``."""
-    from aejax.apps import figures as F
+    from aejax.projects.zoo import figures as F
     run_dir = Path(run_dir)
     a = np.load(run_dir / "analysis" / "anomaly.npz")
     nums = json.loads((run_dir / "analysis" / "anomaly.json").read_text())
@@ -103,8 +103,8 @@ def anomaly_figures(run_dir) -> list[Path]:
 
 def anomaly_after_sweep(*, sweep_dir, configs, rows, group: str, title: str) -> None:
     """sweep.md: ROC AUC mean ± std over seeds per ``group`` value; AUC figure; pooled histograms."""
-    from aejax.apps import figures as F
-    from aejax.apps.zoo import group_stats, seed_table
+    from aejax.projects.zoo import figures as F
+    from aejax.projects.zoo.zoo import group_stats, seed_table
     from aejax import config as config_lib
     sweep_dir = Path(sweep_dir)
     for r in rows:  # a key the sweep does not vary: take it from the run's config

@@ -113,7 +113,7 @@ def sequence_after_training(*, cfg, workdir, trainer, params, data, arrays, figu
 
 def sequence_figures(run_dir) -> list[Path]:
     """Traces (or rows) with their reconstructions, and the reassembled first test image."""
-    from aejax.apps import figures as F
+    from aejax.projects.zoo import figures as F
     run_dir = Path(run_dir)
     a = np.load(run_dir / "analysis" / "sequences.npz")
     n = json.loads((run_dir / "analysis" / "sequences.json").read_text())
@@ -148,8 +148,8 @@ def sequence_figures(run_dir) -> list[Path]:
 
 def sequence_after_sweep(*, sweep_dir, configs, rows, title: str) -> None:
     """sweep.md with the LSTM and baseline MSEs and margins (mean ± std over seeds), and a bar figure."""
-    from aejax.apps import figures as F
-    from aejax.apps.zoo import group_stats, seed_table
+    from aejax.projects.zoo import figures as F
+    from aejax.projects.zoo.zoo import group_stats, seed_table
     sweep_dir = Path(sweep_dir)
     for r in rows:
         r["method"] = "all"

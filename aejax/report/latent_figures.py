@@ -15,7 +15,6 @@
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib
@@ -23,6 +22,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from aejax.run.rundir import RunDir, read_json  # noqa: E402
 
 
 def _save(fig, path: Path, margins: dict | None = None) -> Path:
@@ -199,22 +200,22 @@ def run_figures(run_dir) -> list[Path]:
     a = run_dir / "analysis"
     out = run_dir / "figures"
     out.mkdir(exist_ok=True)
-    cfg = json.loads((run_dir / "config.json").read_text())
+    cfg = RunDir(run_dir).config()
     what = f"{cfg['model']['name']} on {cfg['data']['name']}"
     made = []
     if (a / "spectrum.json").exists():
-        s = json.loads((a / "spectrum.json").read_text())
+        s = read_json(a / "spectrum.json")
         made.append(scree(s, out / "latent_scree.png",
                           f"Scree plot of the {s['d']}-unit code ({what}, {s['n']} test codes): "
                           f"{s.get('modes_above_floor', 0)} modes above the floor"))
         made.append(cumulative(s, out / "latent_cumulative.png",
                                f"Cumulative explained variance: code vs raw data ({what})"))
     if (a / "importance.json").exists():
-        im = json.loads((a / "importance.json").read_text())
+        im = read_json(a / "importance.json")
         made.append(unit_importance(im, out / "latent_unit_importance.png",
                                     f"Which units matter ({what}): ablation importance and variance"))
         made.append(ablation(im, out / "latent_ablation.png", f"Units vs modes ({what})"))
     if (a / "disentanglement.json").exists():
-        dis = json.loads((a / "disentanglement.json").read_text())
+        dis = read_json(a / "disentanglement.json")
         made.append(factors(dis, out / "latent_factors.png", f"Units vs known factors ({what})"))
     return made

@@ -41,7 +41,7 @@ def vae_config(latent_dim: int, **model) -> dict:
 
 def vae_quick(cfg: dict) -> dict:
     """``--quick`` for :func:`vae_config` experiments: 256 examples, 2 epochs, 20 IW samples, no latent analysis."""
-    from aejax.runner import quick_config
+    from aejax.run.resolve import quick_config
     cfg = quick_config(cfg, limit=256, analysis=False, progress=False)
     cfg["vae"]["iwae_k"] = 20
     return cfg
@@ -113,7 +113,7 @@ def vae_artifacts(*, cfg, workdir, trainer, params, data, arrays, k_iw: int = 10
 
 def vae_figures(run_dir) -> list[Path]:
     """Samples, traversals, manifold and latent scatter from ``analysis/generation.npz``."""
-    from aejax.apps import figures as F
+    from aejax.projects.zoo import figures as F
     run_dir = Path(run_dir)
     g = np.load(run_dir / "analysis" / "generation.npz")
     cfg = json.loads((run_dir / "config.json").read_text())

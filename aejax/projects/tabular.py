@@ -1,6 +1,6 @@
 """Tabular autoencoders: data preparation, run-directory outputs and figures.
 
-Used by ``experiments/housing_deep.py`` through the runner's hooks, and by
+Used by ``experiments/housing_deep.py`` through its hooks, and by
 anything that wants to reuse a finished tabular run on new data:
 
 - :func:`prepare` (``prepare_data`` hook): chooses the validation split
@@ -12,6 +12,8 @@ anything that wants to reuse a finished tabular run on new data:
   entries (``test/mae``, ``test/r2_*``, ...).
 - :func:`load_scaler` / :func:`encode`: transform new raw rows with the saved
   scaler and encode them with the run's best parameters.
+- :data:`BASELINE` / :func:`after_sweep` (``after_sweep`` hook): the seed's setup every
+  sweep axis varies from, and ``figures/sweep_mae.png`` of the sweep.
 
 Run-directory files added to the contract of DESIGN.md:
 
@@ -21,7 +23,7 @@ Run-directory files added to the contract of DESIGN.md:
 ``features.csv``           ``index, split, feature_0 ... feature_{D-1}, <target>``: one row per
                            example of every split, in the run's split order (``index`` runs
                            over all rows; within a split the order is that of the split
-                           :func:`aejax.runner.load_run` rebuilds)
+                           :func:`aejax.run.builder.load_run` rebuilds)
 ``analysis/tabular.json``  the R² table, per-column test MAE, dead code units
 ``figures/r2.png``         R² of linear regressions of the target (bars + table)
 ``figures/column_mae.png`` test MAE of each input column
@@ -42,6 +44,10 @@ from aejax.data import Dataset, Split
 from aejax.errors import UserError
 
 VALIDATE_ON = ("test", "val")
+
+#: The seed's architecture and optimiser: the point every axis of ``aejax sweep housing_deep`` varies from.
+BASELINE = {"model.latent_dim": 7, "model.hidden": [32, 16], "model.activation": "relu",
+            "train.optimizer": "adam", "train.learning_rate": 1e-3}
 
 
 def prepare(ds: Dataset, cfg: Mapping) -> Dataset:
@@ -120,7 +126,7 @@ def write_outputs(*, cfg, workdir, trainer, params, data: Dataset, arrays=None) 
     summary = {"test/mae": float(abs_err.mean()), "code_dim": code_dim, "dead_code_units": dead,
                "validate_on": meta.get("validate_on")}
     if meta.get("validate_on") == "test":
-        from aejax.train.fit import read_metrics
+        from aejax.run.rundir import read_metrics
         rows = read_metrics(workdir / "metrics.jsonl")
         if rows and rows[-1].get("val/loss") is not None:
             summary["test/loss_last_epoch"] = rows[-1]["val/loss"]
@@ -189,7 +195,7 @@ def encode(run_dir, x_raw, *, which: str = "best") -> np.ndarray:
     The rows are scaled with the run's saved scaler (fitted on its training
     split) and encoded with its ``best`` (or ``latest``) parameters.
     """
-    from aejax.runner import load_run
+    from aejax.run.builder import load_run
     scaler = load_scaler(run_dir)
     x_raw = np.asarray(x_raw, np.float32)
     if x_raw.ndim != 2 or x_raw.shape[1] != scaler.n_features:
@@ -281,3 +287,11 @@ def figures(run_dir) -> list[Path]:
     plt.close(fig)
     made.append(p)
     return made
+
+
+def after_sweep(*, sweep_dir, configs, rows) -> None:
+    """figures/sweep_mae.png: test MAE and R² of the AE features per configuration (mean ± std over seeds)."""
+    from aejax.report.plots import metric_figure
+    metric_figure(sweep_dir, configs, rows, ["test/mae", "test/r2_autoencoder"], baseline=BASELINE,
+                  name="sweep_mae.png",
+                  title="housing_deep sweep: one hyperparameter at a time from the seed's setup")

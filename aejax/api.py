@@ -1,0 +1,138 @@
+"""What ``aejax run / sweep / analyze`` do, as Python functions (the CLI is a thin wrapper).
+
+    aejax.run("mnist_dense", quick=True, overrides=["seed=3"])   # -> the summary dict
+    aejax.sweep("housing_deep", quick=True)                      # -> the sweep directory
+    aejax.load_run("results/mnist_dense/default")                # -> cfg, data, model, params
+
+A run is: resolve the config -> prepare the run directory -> train (:mod:`aejax.run.engine`)
+-> :func:`finish` (latent analysis, figures, report). This module is the one place where the
+engine, the analysis and the report meet.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from aejax import jaxsetup
+from aejax.analysis import run_dir as analysis_run_dir
+from aejax.errors import TrainingDiverged, UserError
+from aejax.report import html as report_html
+from aejax.report import latent_figures, plots
+from aejax.run import engine, sweep as sweep_lib
+from aejax.run import experiment as experiment_lib
+from aejax.run.builder import load_run
+from aejax.run.resolve import default_workdir, resolve_config
+from aejax.run.rundir import RunDir
+
+__all__ = ["run", "sweep", "analyze", "train", "finish", "figures", "load_run"]
+
+
+def finish(rd: RunDir | str | os.PathLike, cfg: Mapping | None = None) -> None:
+    """The end of every run: the latent analysis (``analysis.enabled``), figures, report.html."""
+    rd = rd if isinstance(rd, RunDir) else RunDir(rd)
+    cfg = rd.config() if cfg is None else cfg
+    if cfg.get("analysis", {}).get("enabled", True):
+        analysis_run_dir.analyze(rd.path)
+    figures(rd.path)
+    report_html.write_run_report(rd.path)
+
+
+def figures(run_dir) -> list[Path]:
+    """Every figure of a run directory, drawn from its files: the run's, then the latent analysis'."""
+    return plots.run_figures(Path(run_dir)) + latent_figures.run_figures(Path(run_dir))
+
+
+def train(cfg: Mapping, workdir, exp: experiment_lib.Experiment | None = None, *,
+          t_start: float | None = None, stop_after_epoch: int | None = None) -> dict:
+    """The standard pipeline on an already prepared run directory: train, then :func:`finish`."""
+    return engine.train(exp, [cfg], [RunDir(workdir)], finish=finish, t_start=t_start,
+                        stop_after_epoch=stop_after_epoch)[0]
+
+
+def run(experiment, *, workdir: str | os.PathLike | None = None, overrides: Iterable[str] = (),
+        quick: bool = False, overwrite: bool = False, stop_after_epoch: int | None = None) -> dict:
+    """Run (or resume) one experiment; returns the summary dict also saved as summary.json.
+
+    ``summary['time_to_first_step_s']`` counts from here, after the imports.
+    """
+    jaxsetup.configure()
+    t_start = time.perf_counter()
+    exp = experiment_lib.load(experiment)
+    cfg = resolve_config(exp, overrides, quick)
+    workdir = Path(workdir) if workdir else default_workdir(exp.name, cfg)
+    RunDir(workdir).prepare(cfg, overwrite)
+    if exp.run is not None:  # experiments with their own pipeline (e.g. several models)
+        return exp.run(cfg, workdir)
+    return train(cfg, workdir, exp, t_start=t_start, stop_after_epoch=stop_after_epoch)
+
+
+def sweep(experiment, *, workdir=None, overrides: Iterable[str] = (), quick: bool = False,
+          shard: str = "0/1") -> Path:
+    """Run (this shard of) the experiment's sweep, then write its tables and report.
+
+    Finished runs (summary.json present) are skipped, unfinished ones resume from their
+    checkpoints. Runs that may share a program (equal but for ``seed`` with
+    ``--set sweep.vectorize_seeds=true``, and for the experiment's ``GROUP_KEYS``) train as one
+    group; groups are dealt to the shards. A diverged run does not stop the sweep: the others
+    train, the tables are written, then :class:`TrainingDiverged` names it (exit 1).
+    """
+    jaxsetup.configure()
+    t_start = time.perf_counter()
+    exp = experiment_lib.load(experiment)
+    index, count = sweep_lib.parse_shard(shard)
+    opts, base = sweep_lib.split_options(overrides)
+    configs = sweep_lib.configurations(exp, quick)
+    sweep_dir = Path(workdir) if workdir else Path("results") / exp.name / ("sweep-quick" if quick else "sweep")
+    # Check every configuration before training anything: a typo fails at once.
+    resolved = [resolve_config(exp, base + sweep_lib.assignments(c), quick) for c in configs]
+    keys = sweep_lib.group_keys(exp, opts)
+    if keys and exp.run is not None:
+        raise UserError(f"experiment {exp.name!r} defines its own run(); its runs cannot share a program "
+                        "(drop sweep.vectorize_seeds)")
+    groups = sweep_lib.groups(configs, resolved, keys)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    trained = skipped = 0
+    failed: list[str] = []
+    mine = [g for i, g in enumerate(groups) if i % count == index]
+    for gi, group in enumerate(mine, 1):
+        todo = [(c, r) for c, r in group if not RunDir(sweep_dir / sweep_lib.run_name(c)).is_finished()]
+        skipped += len(group) - len(todo)
+        label = ", ".join(sweep_lib.run_name(c) for c, _ in group) if len(group) <= 2 else \
+            f"{sweep_lib.run_name(group[0][0])} and {len(group) - 1} more in one program"
+        print(f"[{gi}/{len(mine)}] {label}: " + (f"{len(todo)} to train" if todo else "finished, skipped")
+              + (f", {len(group) - len(todo)} finished" if todo and len(todo) < len(group) else ""), flush=True)
+        if not todo:
+            continue
+        dirs = [RunDir(sweep_dir / sweep_lib.run_name(c)) for c, _ in todo]
+        for (c, r), rd in zip(todo, dirs):
+            rd.prepare(r)
+        try:
+            if exp.run is not None:
+                for (c, r), rd in zip(todo, dirs):
+                    exp.run(r, rd.path)
+            else:
+                engine.train(exp, [r for _, r in todo], dirs, finish=finish, t_start=t_start)
+        except TrainingDiverged as e:
+            failed.append(str(e))
+        trained += len(todo)
+    print(f"sweep {sweep_dir}: {trained} runs trained, {skipped} finished runs skipped", flush=True)
+    rows = sweep_lib.write_tables(sweep_dir, configs)
+    if exp.after_sweep is not None:
+        exp.after_sweep(sweep_dir=sweep_dir, configs=configs, rows=rows)
+    report_html.write_sweep_report(sweep_dir)
+    if failed:
+        raise TrainingDiverged(f"sweep {sweep_dir}: " + " ".join(failed))
+    return sweep_dir
+
+
+def analyze(run_dir) -> dict:
+    """The latent-space analysis of a finished run directory (``aejax analyze``), then its report."""
+    out = analysis_run_dir.analyze(Path(run_dir))
+    figures(run_dir)
+    report_html.write_run_report(Path(run_dir))
+    print(f"analysis written to {Path(run_dir) / 'analysis'}; report: {Path(run_dir) / 'report.html'}",
+          file=sys.stderr)
+    return out

@@ -1,0 +1,76 @@
+"""One HTML page per run (and per sweep): every figure and the summary table."""
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from aejax.report.mdhtml import to_html
+from aejax.run.rundir import RunDir, atomic_write, read_json
+
+
+def _table(rows: dict) -> str:
+    cells = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
+                    for k, v in rows.items())
+    return f"<table>{cells}</table>"
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;}"
+         "table{border-collapse:collapse;margin:1em 0;}th,td{border:1px solid #ccc;padding:3px 8px;"
+         "text-align:left;font-size:13px;}img{max-width:100%;border:1px solid #eee;margin:6px 0;}")
+
+
+def write_run_report(run_dir: Path) -> Path:
+    """Write ``report.html``: the summary table, every figure, the config."""
+    run_dir = Path(run_dir)
+    rd = RunDir(run_dir)
+    summary, cfg = rd.summary(), rd.config()
+    parts = [f"<h1>{html.escape(run_dir.name)}</h1>", "<h2>Summary</h2>", _table(summary)]
+    spectrum = run_dir / "analysis" / "spectrum.json"
+    if spectrum.exists():
+        spec = read_json(spectrum)
+        keep = {k: v for k, v in spec.items() if not isinstance(v, (list, dict))}
+        parts += ["<h2>Latent spectrum</h2>", _table(keep)]
+    for note in ("answer.md", "disentanglement.md", "summary.md"):  # from aejax.analysis (issue 6)
+        if (run_dir / "analysis" / note).exists():
+            parts.append(to_html((run_dir / "analysis" / note).read_text()))
+    figs = sorted((run_dir / "figures").glob("*.png")) if (run_dir / "figures").is_dir() else []
+    if figs:
+        parts.append("<h2>Figures</h2>")
+        parts += [f"<h3>{html.escape(f.stem)}</h3><img src='figures/{html.escape(f.name)}'>" for f in figs]
+    parts += ["<h2>Config</h2>", f"<pre>{html.escape(json.dumps(cfg, indent=2))}</pre>"]
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(run_dir.name)}"
+            f"</title><style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
+    out = run_dir / "report.html"
+    atomic_write(out, page)
+    return out
+
+
+def write_sweep_report(sweep_dir: Path) -> Path:
+    """report.html for a sweep: sweep.md as a table, the sweep's figures, links to runs."""
+    sweep_dir = Path(sweep_dir)
+    md = (sweep_dir / "sweep.md").read_text().splitlines()
+    table_lines = [line for line in md if line.startswith("|") and not line.startswith("|---")]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in table_lines]
+    table = "".join("<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{html.escape(c)}</{'th' if i == 0 else 'td'}>"
+                                     for c in row) + "</tr>" for i, row in enumerate(cells))
+    notes = [line for line in md if line and not line.startswith("|") and not line.startswith("# ")]
+    figs = sorted((sweep_dir / "figures").glob("*.png")) if (sweep_dir / "figures").is_dir() else []
+    runs = sorted(p.parent.name for p in sweep_dir.glob("*/summary.json"))
+    parts = [f"<h1>Sweep {html.escape(sweep_dir.parent.name)}/{html.escape(sweep_dir.name)}</h1>",
+             *[f"<p>{html.escape(n)}</p>" for n in notes], f"<table>{table}</table>"]
+    if (sweep_dir / "analysis").is_dir():  # e.g. latent_seeds.md from aejax.analysis.sweep_dir
+        parts += [to_html(p.read_text()) for p in sorted((sweep_dir / "analysis").glob("*.md"))]
+    parts += [f"<h3>{html.escape(f.stem)}</h3><img src='figures/{html.escape(f.name)}'>" for f in figs]
+    parts += ["<h2>Runs</h2><ul>"] + [f"<li><a href='{html.escape(r)}/report.html'>{html.escape(r)}</a></li>"
+                                      for r in runs] + ["</ul>"]
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>sweep</title><style>{STYLE}</style>"
+            f"</head><body>{''.join(parts)}</body></html>")
+    atomic_write(sweep_dir / "report.html", page)
+    return sweep_dir / "report.html"

@@ -1,0 +1,136 @@
+"""THE builder: config -> dataset, model inputs, model, task, trainer. Nothing else builds them.
+
+The runner, the sweep's groups, :func:`load_run` (the analysis), and the benchmarks all call
+these functions, so a run, its reload and its benchmark see the same split, the same noise
+and the same model.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+import types
+from typing import Any, Mapping
+
+import numpy as np
+
+from aejax import data as data_lib
+from aejax import models
+from aejax.errors import UserError
+from aejax.run import experiment as experiment_lib
+from aejax.run.rundir import RunDir
+from aejax.train.step import Task, Trainer, abstract_init, optimizer_from_config
+
+
+def load_data(cfg: Mapping, exp: experiment_lib.Experiment | None = None):
+    """The config's dataset, split by its seed, through the experiment's ``prepare_data``."""
+    d = cfg["data"]
+    ds = data_lib.load(d["name"], seed=cfg["seed"], val_fraction=d["val_fraction"],
+                       test_fraction=d["test_fraction"], limit=d["limit"] or None, options=d["options"])
+    if exp is not None and exp.prepare_data is not None:
+        ds = exp.prepare_data(ds, cfg)
+    return ds
+
+
+def corrupt_np(x: np.ndarray, noise_std: float, rng: np.random.Generator) -> np.ndarray:
+    """``clip(x + noise_std * N(0, 1), 0, 1)`` on the host (x itself when noise_std is 0)."""
+    if noise_std <= 0:
+        return x
+    return np.clip(x + noise_std * rng.standard_normal(x.shape, np.float32), 0.0, 1.0)
+
+
+def inputs(ds, cfg: Mapping) -> dict[str, np.ndarray]:
+    """Host arrays ``train``, ``val``, ``test`` (clean) and ``val_in``, ``test_in`` (the model's input).
+
+    Validation / test inputs are corrupted once, on the host with the seed (val first, then
+    test): every epoch, and every model of a sweep with this seed, is scored on the same images.
+    Training inputs are corrupted inside the step (``Task.corrupt``), with fresh noise each step.
+    """
+    noise = float(cfg["data"]["noise_std"])
+    rng = np.random.default_rng([cfg["seed"], 1])
+    out = {"train": ds.train.x, "val": ds.val.x, "test": ds.test.x}
+    for split in ("val", "test"):
+        out[f"{split}_in"] = corrupt_np(out[split], noise, rng)
+    return out
+
+
+def train_inputs_shown(ds, cfg: Mapping, k: int) -> np.ndarray:
+    """The first ``k`` training examples as a model input (noisy when denoising), for figures."""
+    return corrupt_np(ds.train.x[:k], float(cfg["data"]["noise_std"]), np.random.default_rng([cfg["seed"], 2]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Built:
+    """What :func:`build` returns: the model, its task (model + optimizer + loss) and a trainer."""
+
+    model: Any
+    task: Task
+    trainer: Trainer
+
+
+def build(cfg: Mapping, example_shape, n_train: int, *, strategy: str | None = None, devices=None) -> Built:
+    """Model, task and trainer for a config (``n_train`` sets the schedule's steps per epoch).
+
+    A bad model or training setting is a :class:`UserError` naming the key.
+    """
+    t, d = cfg["train"], cfg["data"]
+    if n_train < t["batch_size"]:
+        raise UserError(f"train.batch_size={t['batch_size']} is larger than the {n_train} "
+                        "training examples; lower it")
+    try:
+        model = models.build(cfg["model"], example_shape)
+        task = Task(model, optimizer_from_config(t, n_train // t["batch_size"]), t["loss"], float(d["noise_std"]))
+        trainer = Trainer(task, t["batch_size"], t["eval_batch_size"], strategy or t["strategy"],
+                          devices=devices, scan_epoch=t.get("scan_epoch", True))
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    return Built(model, task, trainer)
+
+
+def experiment_of(cfg: Mapping) -> experiment_lib.Experiment | None:
+    """The experiment that wrote ``cfg`` (its ``experiment`` key), found by NAME in the experiments
+    folder only: a path in a run directory's config.json is never imported. None when it is absent."""
+    name = cfg.get("experiment")
+    if not name:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9_]+", str(name)):
+        print(f"aejax: config.json names the experiment file {name!r}; files named in a run directory are "
+              "never imported, so its prepare_data is not applied", file=sys.stderr)
+        return None
+    if name not in experiment_lib.list_names():
+        return None
+    return experiment_lib.load(name)
+
+
+def load_run(run_dir, which: str = "best"):
+    """Rebuild a finished run from its directory: config, data, model and parameters.
+
+    Returns a ``types.SimpleNamespace`` with ``cfg``, ``data`` (the same split, from the saved
+    seed, through the experiment's ``prepare_data`` as in training), ``model``, ``task``,
+    ``trainer``, ``params`` (from the ``best`` or ``latest`` checkpoint) and ``init_params``
+    (the run's own initial parameters: same model, same seed).
+    """
+    import jax
+
+    from aejax.train.step import init_state
+    rd = RunDir(run_dir)
+    cfg = rd.config()
+    ds = load_data(cfg, experiment_of(cfg))
+    built = build(cfg, ds.example_shape, len(ds.train), strategy="mesh")
+    try:
+        if rd.checkpoints.latest_epoch(which) is None:
+            raise UserError(f"{rd.path / 'checkpoints' / which}: no checkpoint to load")
+        abs_state, _ = abstract_init(built.task, ds.example_shape, cfg["seed"])
+        state, _ = rd.checkpoints.restore(which, built.trainer.abstract(abs_state))
+    finally:
+        rd.close()
+    return types.SimpleNamespace(
+        cfg=cfg, data=ds, model=built.model, task=built.task, trainer=built.trainer, params=state.params,
+        init_params=lambda: jax.device_get(init_state(built.task, ds.example_shape, cfg["seed"])[0].params))
+
+
+def n_params(params) -> int:
+    """The number of parameters in a pytree."""
+    import jax
+    return int(sum(np.size(p) for p in jax.tree.leaves(params)))
+

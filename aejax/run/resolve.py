@@ -1,0 +1,90 @@
+"""From an experiment and the command line to the config one run trains with.
+
+``get_config()`` -> ``--quick`` (the experiment's ``quick`` hook or :func:`quick_config`) ->
+``--set`` overrides -> the experiment's ``resolve`` hook -> :func:`validate`. A ``resolve`` that
+would change a value the user set with ``--set`` is refused (exit 2, naming the key): what the
+user asked for is either trained or refused, never silently replaced.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from aejax import config as config_lib
+from aejax.errors import UserError
+from aejax.run.experiment import Experiment
+from aejax.models import losses
+from aejax.train import step
+
+
+def resolve_config(exp: Experiment, overrides: Iterable[str] = (), quick: bool = False) -> dict:
+    """The experiment's config with ``--quick`` and ``--set`` applied, resolved, then validated."""
+    overrides = list(overrides)
+    cfg = exp.get_config()
+    if quick:
+        cfg = exp.quick(cfg) if exp.quick is not None else quick_config(cfg)
+    cfg = config_lib.override(cfg, overrides)
+    if exp.resolve is not None:
+        asked = config_lib.flatten(cfg)
+        cfg = exp.resolve(json.loads(json.dumps(cfg)))
+        now = config_lib.flatten(cfg)
+        for item in overrides:
+            key = item.partition("=")[0].strip()
+            for k in [k for k in asked if k == key or k.startswith(key + ".")]:
+                if now.get(k, asked[k]) != asked[k] or k not in now:
+                    raise UserError(f"--set {key}: experiment {exp.name!r} sets {k} itself "
+                                    f"({json.dumps(now.get(k))}, not {json.dumps(asked[k])}); "
+                                    "change the keys it derives it from instead")
+    validate(cfg)
+    cfg["experiment"] = exp.ref  # load_run reapplies its prepare_data
+    return cfg
+
+
+def quick_config(cfg: dict, *, limit: int | None = 512, analysis: bool = True, **train) -> dict:
+    """The default ``--quick`` smoke run: little data (at most ``limit`` examples; None leaves the
+    data as configured), two epochs, small batches, every stage still runs. ``analysis=False`` skips
+    the latent analysis; ``train`` overrides keys of the ``train`` section (``epochs=1``, ...)."""
+    cfg = json.loads(json.dumps(cfg))
+    if limit is not None:
+        cfg["data"]["limit"] = cfg["data"].get("limit") or limit
+    t = cfg["train"]
+    t["epochs"] = 2
+    t["batch_size"] = min(t["batch_size"], 64)
+    t["eval_batch_size"] = min(t.get("eval_batch_size", 1000), 256)
+    t.update(train)
+    if not analysis:
+        cfg["analysis"]["enabled"] = False
+    cfg["quick"] = True
+    return cfg
+
+
+def validate(cfg: Mapping) -> None:
+    """Check values that would otherwise fail deep inside training (exit 2 naming the key)."""
+    t = cfg["train"]
+    checks = [
+        (isinstance(cfg.get("seed"), int), "seed", "an integer"),
+        (t["epochs"] >= 1, "train.epochs", "an integer >= 1"),
+        (t["batch_size"] >= 1, "train.batch_size", "an integer >= 1"),
+        (t["learning_rate"] > 0, "train.learning_rate", "a number > 0"),
+        (t.get("warmup_epochs", 0) >= 0, "train.warmup_epochs", "a number >= 0 (0 = no warm-up)"),
+        (t["patience"] >= 0, "train.patience", "an integer >= 0 (0 = no early stopping)"),
+        (t["loss"] in losses.LOSSES, "train.loss", f"one of {sorted(losses.LOSSES)}"),
+        (t["strategy"] in ("mesh", "pmap"), "train.strategy", "'mesh' or 'pmap'"),
+        (0 <= cfg["data"]["val_fraction"] < 1, "data.val_fraction", "a fraction in [0, 1)"),
+    ]
+    for ok, key, expected in checks:
+        if not ok:
+            raise UserError(f"{key}={json.dumps(config_lib.get(cfg, key))}: expected {expected}")
+    try:
+        step.make_optimizer(t["optimizer"], 1e-3)
+    except ValueError as e:
+        raise UserError(f"train.optimizer: {e}") from None
+    if t.get("lr_schedule", "constant") not in step.LR_SCHEDULES:
+        raise UserError(f"train.lr_schedule={json.dumps(t['lr_schedule'])}: expected one of {list(step.LR_SCHEDULES)}")
+
+
+def default_workdir(exp_name: str, cfg: Mapping) -> Path:
+    """``results/<experiment>/<run-name>``; the run name is ``cfg['name']`` or 'default' / 'quick'."""
+    name = cfg.get("name") or ("quick" if cfg.get("quick") else "default")
+    return Path("results") / exp_name / name
