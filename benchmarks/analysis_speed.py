@@ -8,9 +8,11 @@ Two measurements, each repeated ``--repeats`` times, medians reported:
   clock from the shell (imports of numpy / JAX / Flax / orbax / matplotlib,
   data loading, checkpoint restore, compiling encode / decode, the analysis,
   figures, report) -- what a user waits for;
-- ``warm``: ``aejax.analysis.run_dir.analyze(RUN_DIR)`` called again in one
-  process (imports done, as at the end of a training run), with the stage
-  times of ``analysis/timing.json``.
+- ``warm``: ``aejax.api.analyze(RUN_DIR)`` (what ``aejax analyze`` calls: the
+  analysis, then its figures and report) called again in one process (imports
+  done, as at the end of a training run), with the stage times of the
+  analysis itself from ``analysis/timing.json`` (figures and report are in the
+  wall time, not in the stages).
 
 Wall-clock and CPU seconds (user + system, all threads) are both reported:
 on the shared 2-core machine other jobs inflate the wall clock (the load
@@ -46,7 +48,7 @@ def main() -> None:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cold.append(time.perf_counter() - t)
         cold_cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-    from aejax.analysis.run_dir import analyze
+    from aejax.api import analyze  # the analysis, figures and report, as `aejax analyze`
     analyze(run_dir)  # imports and compiles once, as a training run has by then
     warm, stages = [], {}
     for _ in range(args.repeats):

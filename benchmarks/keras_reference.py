@@ -19,9 +19,9 @@ aejax's defaults (``experiments/mnist_dense.py``, ``experiments/mnist_conv.py``,
   biases, epsilon 1e-7), ``model.fit``
   with ``shuffle=True`` on the training split, ``validation_data`` = the
   validation split.
-- Data: ``aejax.data.load(name, seed=0)`` with aejax's default fractions, so
-  train / val / test are exactly aejax's (default ``idx:`` full Fashion-MNIST:
-  54,000 / 6,000 / 10,000).
+- Data: ``aejax.run.builder.load_data`` on the experiment's config with
+  ``data.name``, ``seed`` and ``data.limit`` set, so train / val / test are
+  exactly aejax's (default ``idx:`` full Fashion-MNIST: 54,000 / 6,000 / 10,000).
 - Like aejax (which evaluates its best checkpoint), the weights of the epoch
   with the lowest validation loss are restored before the test split is
   scored; the last epoch's test MSE is reported too. Test MSE = mean over
@@ -112,22 +112,21 @@ def build_model(keras, kind: str, model_cfg: dict, shape, kernel_init: str = "gl
 
 def aejax_draws(model, cfg: dict, shape, seed: int, n_train: int):
     """Put aejax's initial parameters for ``seed`` into the Keras ``model``; return ``order(epoch)``,
-    the training indices of aejax's batches for that epoch (flattened, ragged batch dropped)."""
+    the training indices of aejax's batches for that epoch (flattened, ragged batch dropped).
+
+    The task and trainer are :func:`aejax.run.builder.build`'s for ``cfg``, as ``aejax run`` builds them."""
     import jax
 
-    from aejax import models
-    from aejax.train.step import Task, Trainer, init_state, optimizer_from_config
-    t = cfg["train"]
-    task = Task(models.build(cfg["model"], shape), optimizer_from_config(t, n_train // t["batch_size"]),
-                t["loss"], 0.0)
-    state, keys = init_state(task, shape, seed)
+    from aejax.run import builder
+    from aejax.train.step import init_state
+    built = builder.build(cfg, shape, n_train, strategy="mesh")
+    state, keys = init_state(built.task, shape, seed)
     params = jax.device_get(state.params)  # numpy arrays
     # Keras' layer order: encoder layers, decoder layers, then (conv) the output convolution.
     names = sorted((k for k in params if k != "out"), key=lambda k: (not k.startswith("enc"), int(k.split("_")[1])))
     names += ["out"] if "out" in params else []
     model.set_weights([params[n][w] for n in names for w in ("kernel", "bias")])
-    trainer = Trainer(task, t["batch_size"], t["eval_batch_size"], "mesh")
-    return lambda epoch: trainer.batch_indices(keys["data"], epoch, n_train).ravel()
+    return lambda epoch: built.trainer.batch_indices(keys["data"], epoch, n_train).ravel()
 
 
 def main(argv=None) -> int:
@@ -136,16 +135,16 @@ def main(argv=None) -> int:
     os.environ["KERAS_BACKEND"] = args.backend  # must precede importing keras
     import keras
 
-    from aejax import data as data_lib
-    from aejax import experiment
+    from aejax.run import builder, experiment
 
-    cfg = experiment.load("mnist_dense" if args.model == "dense" else "mnist_conv").get_config()
-    t, d = cfg["train"], cfg["data"]
+    exp = experiment.load("mnist_dense" if args.model == "dense" else "mnist_conv")
+    cfg = exp.get_config()
+    t = cfg["train"]
     epochs = args.epochs or (2 if args.quick else t["epochs"])
     seed = cfg["seed"] if args.seed is None else args.seed
-    limit = args.limit or (2048 if args.quick else 0)
-    ds = data_lib.load(args.data, seed=seed, val_fraction=d["val_fraction"], test_fraction=d["test_fraction"],
-                       limit=limit or None)
+    cfg["seed"] = seed
+    cfg["data"].update(name=args.data, limit=args.limit or (2048 if args.quick else 0))
+    ds = builder.load_data(cfg, exp)  # aejax's own split for the seed
     shape = ds.example_shape
 
     def prep(x):  # dense: [N, 784]; conv: [N, 28, 28, 1]

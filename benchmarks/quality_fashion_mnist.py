@@ -17,7 +17,7 @@ For each model and seed it runs, one after the other (never side by side: 2 core
 and prints one row per seed and the mean ± std over seeds: test MSE of each
 side's best-validation weights and the dead ReLU units per hidden layer
 (units / channels that output 0 for every test image: they get no gradient
-and never come back). Both read the data with ``aejax.data.load(..., seed=S)``:
+and never come back). Both read the data with ``aejax.run.builder.load_data`` (seed S):
 the same 54,000 / 6,000 / 10,000 train / val / test split per seed. Finished
 runs are not redone (an aejax workdir with a summary.json, a Keras JSON that
 exists) and an interrupted aejax run resumes from its last checkpoint (a long
@@ -59,7 +59,7 @@ def aejax_dead_units(run_dir: Path, limit: int = 10_000) -> dict:
     import jax
     import numpy as np
 
-    from aejax.runner import load_run
+    from aejax.run.builder import load_run
     r = load_run(run_dir)
     x = np.asarray(r.data.test.x[:limit])
     dead = {}

@@ -6,8 +6,9 @@
 
 Same as ``experiments/vae_mnist.py`` (PyTorch 2.13.0 CPU, ``pip install torch==2.13.0``):
 
-- data: ``aejax.data.load("binarized:mnist5k", seed=0)`` -- the same 3,500 / 500 /
-  1,000 train / val / test digits, pixels binarised at 0.5;
+- data: ``aejax.run.builder.load_data`` on vae_mnist's config (``binarized:mnist5k``,
+  seed 0) -- the same 3,500 / 500 / 1,000 train / val / test digits, pixels
+  binarised at 0.5;
 - model: encoder 784 -> Linear 500 -> ReLU -> (Linear 20 = mean, Linear 20 =
   log-variance); decoder 20 -> Linear 500 -> ReLU -> Linear 784 (Bernoulli
   logits); weights drawn like Flax's default (LeCun normal, truncated at 2 std,
@@ -122,14 +123,23 @@ def importance(model, x, generator, k: int, batch: int = 100, k_chunk: int = 250
     return torch.cat(nll).numpy().astype(np.float64), torch.cat(nelbo).numpy().astype(np.float64)
 
 
+def aejax_data(args):
+    """The split ``aejax run vae_mnist`` trains on with these settings: :func:`aejax.run.builder.load_data`
+    on vae_mnist's config with ``data.name``, ``seed`` and ``data.limit`` set."""
+    from aejax.run import builder, experiment
+    exp = experiment.load("vae_mnist")
+    cfg = exp.get_config()
+    cfg["seed"] = args.seed
+    cfg["data"].update(name=args.data, limit=args.limit)
+    return builder.load_data(cfg, exp)
+
+
 def train_reference(args) -> dict:
     """Train the PyTorch VAE and return its test numbers (see module doc)."""
     import torch
-    from aejax import data as data_lib
-    import aejax.data.binarized  # noqa: F401
 
     torch.set_num_threads(args.threads)
-    ds = data_lib.load(args.data, seed=args.seed, limit=args.limit or None)
+    ds = aejax_data(args)
     flat = lambda s: torch.from_numpy(s.x.reshape(len(s.x), -1).astype(np.float32))  # noqa: E731
     xtr, xva, xte = flat(ds.train), flat(ds.val), flat(ds.test)
     model = build(args.latent, args.hidden, xtr.shape[1], args.seed)

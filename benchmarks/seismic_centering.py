@@ -2,12 +2,15 @@
 
     .venv/bin/python benchmarks/seismic_centering.py                    # m <= 20, seeds 0-2 (minutes)
     .venv/bin/python benchmarks/seismic_centering.py --ms 1,4,20 --seeds 0 --json out.json
+    .venv/bin/python benchmarks/seismic_centering.py --quick --ms 2,8 --seeds 0  # smoke run: the --quick config
 
 For each setting of ``columns.center`` (false = the seed's raw columns, true =
 the experiment's default) trains the seismic_columns networks of the given m
 and seeds with the experiment's default training (Adam 1e-3, batch 256, early
-stopping patience 20, up to 300 epochs), all in one program per setting
-(:func:`aejax.bottleneck.group.train_group`, no files), and prints per m the
+stopping patience 20, up to 300 epochs; the classifier off: only PCA is
+compared), all in one program per setting (:func:`aejax.run.engine.train`, the
+experiment's ``GROUP_KEYS`` grouping, into temporary run directories deleted
+afterwards; the numbers are the runs' summaries), and prints per m the
 test MSE over the rank-m PCA test MSE (mean and max over seeds), the same on
 the training columns (>= 1 by Eckart-Young), and the mean number of dead code
 units (0 for every test column). Also: epochs run and wall time per setting.
@@ -17,7 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -27,19 +32,28 @@ def main(argv=None) -> dict:
     p.add_argument("--ms", default="1,2,4,8,12,16,20")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--json", help="also write the result here")
+    p.add_argument("--quick", action="store_true",
+                   help="the experiment's --quick config (80 images, 3 epochs): a smoke run, not a measurement")
     args = p.parse_args(argv)
-    from aejax import experiment, runner
-    from aejax.bottleneck import group
+    from aejax.run import engine, experiment
+    from aejax.run.resolve import resolve_config
+    from aejax.run.rundir import RunDir
     exp = experiment.load("seismic_columns")
     ms = [int(v) for v in args.ms.split(",")]
     seeds = [int(v) for v in args.seeds.split(",")]
-    result = {"ms": ms, "seeds": seeds, "load_1min_start": os.getloadavg()[0], "settings": {}}
+    result = {"ms": ms, "seeds": seeds, "quick": args.quick, "load_1min_start": os.getloadavg()[0], "settings": {}}
     for center in (False, True):
-        cfgs = [runner.resolve_config(exp, [f"model.latent_dim={m}", f"seed={s}", f"columns.center={str(center).lower()}",
-                                            "train.progress=false"]) for m in ms for s in seeds]
+        cfgs = [resolve_config(exp, [f"model.latent_dim={m}", f"seed={s}", f"columns.center={str(center).lower()}",
+                                     "classifier.enabled=false", "train.progress=false"], quick=args.quick)
+                for m in ms for s in seeds]
         t0 = time.perf_counter()
-        rows = group.train_group(exp, cfgs, None, verbose=False)
+        with tempfile.TemporaryDirectory(prefix="aejax-centering-") as tmp:
+            dirs = [RunDir(Path(tmp) / f"m{c['model']['latent_dim']}-s{c['seed']}") for c in cfgs]
+            for c, rd in zip(cfgs, dirs):
+                rd.prepare(c)
+            summaries = engine.train(exp, cfgs, dirs)  # in the order of cfgs
         wall = time.perf_counter() - t0
+        rows = [{"model.latent_dim": c["model"]["latent_dim"], **s} for c, s in zip(cfgs, summaries)]
         per_m = {}
         for m in ms:
             rs = [r for r in rows if r["model.latent_dim"] == m]

@@ -6,11 +6,12 @@
 
 Each measured run is a fresh Python process (``train.epochs=1``, its own
 ``--workdir``, ``--overwrite``). A small driver does what the ``aejax`` console
-script does -- ``import aejax.cli``, the imports ``aejax.runner.run`` starts with
-(``aejax.train.fit``: jax, flax, optax, orbax), then ``aejax.cli.main(["run", ...])``
--- and stamps the wall clock after the interpreter started and after the imports.
-From the run's ``summary.json`` it takes ``time_to_first_step_s`` (counted by
-the runner from after the imports to the end of the first training step).
+script does -- ``import aejax.cli``, the imports ``aejax run`` makes before
+``aejax.api.run`` starts its clock (``aejax.api``: jax, flax, optax, orbax, the
+engine), then ``aejax.cli.main(["run", ...])`` -- and stamps the wall clock after
+the interpreter started and after the imports. From the run's ``summary.json``
+it takes ``time_to_first_step_s`` (counted by ``aejax.api.run`` from after the
+imports to the end of the first training step).
 
     process start -> first step = (imports done - process launched) + time_to_first_step_s
 
@@ -49,7 +50,7 @@ DRIVER = r"""
 import json, sys, time
 t_interp = time.time()
 import aejax.cli
-import aejax.train.fit  # what aejax.runner.run imports before it starts its clock
+import aejax.api  # what `aejax run` imports before aejax.api.run starts its clock
 t_imports = time.time()
 rc = aejax.cli.main(["run", "mnist_dense", "--workdir", sys.argv[1], "--overwrite",
                      "--set", "train.epochs=1", "--set", "train.progress=false"])
@@ -144,7 +145,7 @@ def main(argv=None) -> int:
     for k in ("cli cold", "cli warm"):
         m = med[k]
         print(f"{k:<10} {'':>8} {'':>9} {m['time_to_first_step_s']:>12.2f} {'':>13} {m['process_s']:>9.2f}")
-    print("columns: interp = launch -> interpreter running user code; imports = aejax.cli + aejax.train.fit; "
+    print("columns: interp = launch -> interpreter running user code; imports = aejax.cli + aejax.api; "
           "first step = summary time_to_first_step_s (after the imports; target <= 3 s); "
           "start->step = launch -> end of first step; process = launch -> exit (1 epoch, eval, figures, report)")
     print(f"load average (1/5/15 min): start {load_start[0]:.2f}/{load_start[1]:.2f}/{load_start[2]:.2f}, "

@@ -10,9 +10,12 @@ which is shared and noisy here, hits them alike):
 
 - **aejax**: the epoch program exactly as ``aejax run`` trains it
   (``aejax.train.step.Trainer.epoch``: one compiled ``lax.scan`` over batches
-  gathered on the device, Adam, MSE, per-epoch shuffle, metrics), on the model
-  built from ``experiments/mnist_dense.py`` / ``experiments/mnist_conv.py`` at
-  batch 256. One whole epoch is timed after compilation, blocking on the result.
+  gathered on the device, the experiment's Adam and loss, per-epoch shuffle,
+  metrics), model, task and trainer built by ``aejax.run.builder.build`` from
+  ``experiments/mnist_dense.py`` / ``experiments/mnist_conv.py`` at batch 256
+  (``train.scan_epoch=true``; ``--steps`` adds the same with ``false``, a Python
+  loop over the compiled step). The images are synthetic (uniform in [0, 1)).
+  One whole epoch is timed after compilation, blocking on the result.
 - **torch**: an eager PyTorch loop over the same architectures (``torch.nn``,
   NCHW for the conv model), the data already in memory as a tensor, shuffled
   every epoch with ``torch.randperm``, ``F.mse_loss``, ``torch.optim.Adam``
@@ -93,33 +96,40 @@ def matmul_seconds(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class JaxEpoch:
-    """aejax's own Trainer epoch for one experiment's model at batch 256 on ``n`` synthetic images."""
+    """aejax's own Trainer epoch for one experiment's model at batch 256 on ``n`` synthetic images.
+
+    The model, task and trainer come from :func:`aejax.run.builder.build` on the experiment's
+    config with ``train.batch_size=256`` and ``train.scan_epoch`` = ``scan`` (the experiment's
+    optimizer and loss); only the data are synthetic.
+    """
+
+    scan = True  # the epoch as one compiled lax.scan
 
     def __init__(self, experiment_name: str, n: int, seed: int = 0):
         import jax
         import jax.numpy as jnp
 
-        from aejax import experiment, models
-        from aejax.train.step import Task, Trainer, init_state, make_optimizer
+        from aejax.run import builder, experiment
+        from aejax.train.step import init_state
 
         self.jax, self.jnp = jax, jnp
         cfg = experiment.load(experiment_name).get_config()
+        cfg["train"].update(batch_size=BATCH, scan_epoch=self.scan)
         self.model_cfg = cfg["model"]
-        t = cfg["train"]
-        task = Task(models.build(cfg["model"], IMAGE), make_optimizer(t["optimizer"], t["learning_rate"]),
-                    t["loss"])
-        self.trainer = Trainer(task, BATCH)
+        built = builder.build(cfg, IMAGE, n, strategy="mesh")
+        self.trainer = built.trainer
         rng = np.random.default_rng(seed)
         self.x = self.trainer.put(rng.random((n, *IMAGE), np.float32))  # [n, 28, 28, 1] in [0, 1)
-        state, self.keys = init_state(task, IMAGE, seed)
+        state, self.keys = init_state(built.task, IMAGE, seed)
         self.state = self.trainer.put_state(state)
         self.samples = (n // BATCH) * BATCH  # the ragged last batch is dropped, as in training
         t0 = time.perf_counter()
-        self.trainer.compile_epoch(self.state, self.x, self.keys["data"], self.keys["step"])  # as runner does
+        self.trainer.compile_epoch(self.state, self.x, self.keys["data"], self.keys["step"])  # as the engine does
         self.compile_s = time.perf_counter() - t0
         self.xla_flops_per_sample = None
-        if hasattr(self.trainer._epoch, "cost_analysis"):  # the Compiled epoch
-            ca = self.trainer._epoch.cost_analysis()
+        compiled = self.trainer._epoch if self.scan else self.trainer._step
+        if hasattr(compiled, "cost_analysis"):  # the Compiled epoch (scan) or step (a batch either way)
+            ca = compiled.cost_analysis()
             ca = ca[0] if isinstance(ca, list) else ca
             # XLA counts the scan body once: its flops are one batch's.
             self.xla_flops_per_sample = float(ca["flops"]) / BATCH if ca and "flops" in ca else None
@@ -139,34 +149,12 @@ class JaxEpoch:
 class JaxSteps(JaxEpoch):
     """Diagnostic (``--steps``): the same epoch as one jitted train step per batch, called from Python.
 
-    Same model, optimizer, shuffle and gather as :class:`JaxEpoch`; only the
-    ``lax.scan`` is replaced by a Python loop, to show what the scan costs or saves.
+    The builder's Trainer with ``train.scan_epoch=false`` (``mnist_conv``'s default): same model,
+    optimizer, shuffle and gather as :class:`JaxEpoch`; only the ``lax.scan`` is replaced by a
+    Python loop over the compiled step, to show what the scan costs or saves.
     """
 
-    def __init__(self, experiment_name: str, n: int, seed: int = 0):
-        super().__init__(experiment_name, n, seed)
-        from aejax.train.step import train_step
-        jax, tr = self.jax, self.trainer
-
-        def step(state, x, idx_b, key):
-            clean = x[idx_b]  # [B, ...]
-            return train_step(tr.task, state, clean, clean, jax.random.fold_in(key, state.step))
-
-        self._step = jax.jit(step, donate_argnums=0)
-        self.run()  # compile + first execution, not timed
-
-    def run(self) -> float:
-        """Seconds for one whole epoch of per-batch dispatches, blocking at the end."""
-        if not hasattr(self, "_step"):  # called from JaxEpoch.__init__
-            return 0.0
-        t0 = time.perf_counter()
-        idx = self.jax.device_put(self.trainer.batch_indices(self.keys["data"], self.epoch_i,
-                                                             self.x.shape[0]))  # [nb, B] as Trainer.epoch
-        for i in range(idx.shape[0]):
-            self.state, metrics = self._step(self.state, self.x, idx[i], self.keys["step"])
-        self.jax.block_until_ready((self.state, metrics))
-        self.epoch_i += 1
-        return time.perf_counter() - t0
+    scan = False
 
 
 class TorchEpoch:
@@ -274,7 +262,7 @@ def main(argv=None) -> int:
     cores = len(os.sched_getaffinity(0))
     load_start = os.getloadavg()
 
-    from aejax import experiment
+    from aejax.run import experiment
     dense_cfg = experiment.load("mnist_dense").get_config()["model"]
     conv_cfg = experiment.load("mnist_conv").get_config()["model"]
     dense_sizes = [784, *dense_cfg["hidden"], dense_cfg["latent_dim"], *reversed(dense_cfg["hidden"]), 784]

@@ -19,18 +19,22 @@ Per repeat, one after the other in this process (alternating, so both see
 the same machine load):
 
 - ``1 seed (sequential)``: what ``aejax run`` does to train one seed, without
-  the files: the runner's ``Trainer``, ``init_state`` with the epoch compiled
-  alongside, then every epoch (one compiled ``lax.scan``) followed by the
-  validation pass, as ``fit`` runs them;
-- ``N seeds (vectorised)``: :func:`aejax.train.vectorized.fit_seeds` on the N
-  seeds stacked (init of all seeds, compile, the same epochs and validations).
+  the files: the builder's task and trainer (:func:`aejax.run.builder.build`)
+  in the engine's :class:`aejax.train.programs.Single` (parameters initialised
+  while the epoch compiles), then :func:`aejax.train.loop.fit`: every epoch (one
+  compiled ``lax.scan``) followed by the validation pass;
+- ``N seeds (vectorised)``: the N seeds in one :class:`aejax.train.programs.Group`
+  (the program a sweep with ``--set sweep.vectorize_seeds=true`` trains: init of
+  all seeds, compile, the same loop, epochs and validations).
 
-Both start from data already loaded and scaled for each seed (loading is the
-same per-seed work in both ways of running a sweep). ``wall`` = build + init
-+ compile + all epochs + validations, the time to train; ``epochs`` = the
-compiled epoch programs alone. Judged: N-seed ``wall`` <= 3 x one-seed
-``wall``. Medians over the repeats; the machine's load average (shared with
-other jobs) is printed with each measurement.
+Both start from data already loaded and scaled for each seed
+(:func:`aejax.run.builder.load_data`: loading is the same per-seed work in both
+ways of running a sweep); neither writes metrics or checkpoints. ``wall`` =
+build + init + compile + all epochs + validations, the time to train;
+``epochs`` = the compiled epoch programs alone (each timed to its result).
+Judged: N-seed ``wall`` <= 3 x one-seed ``wall``. Medians over the repeats;
+the machine's load average (shared with other jobs) is printed with each
+measurement.
 """
 from __future__ import annotations
 
@@ -41,7 +45,6 @@ import statistics
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -61,48 +64,106 @@ def california_shaped_csv(directory: Path) -> Path:
     return path
 
 
-def configs(data_name: str, seeds: list[int]) -> list[dict]:
-    """housing_deep's resolved config for each seed."""
-    from aejax import experiment, runner
+def configs(data_name: str, seeds: list[int]):
+    """housing_deep's resolved config for each seed, and the experiment."""
+    from aejax.run import experiment
+    from aejax.run.resolve import resolve_config
     exp = experiment.load(str(ROOT / "experiments" / "housing_deep.py"))
-    return [runner.resolve_config(exp, [f"data.name={data_name}", f"seed={s}", "train.progress=false"])
+    return [resolve_config(exp, [f"data.name={data_name}", f"seed={s}", "train.progress=false"])
             for s in seeds], exp
 
 
+class NoFiles:
+    """A run's files for :func:`aejax.train.loop.fit` that write nothing: no metrics, no checkpoints."""
+
+    class _Checkpoints:
+        directory = Path("(none)")
+
+        def latest_epoch(self, kind: str = "latest"):
+            return None
+
+        def save(self, kind, epoch, state, loop) -> None:
+            pass
+
+        def wait(self) -> None:
+            pass
+
+    def __init__(self):
+        self.path = Path("(no files)")
+        self.checkpoints = self._Checkpoints()
+        self.last: dict = {}
+
+    def append_metrics(self, row: dict) -> None:
+        self.last = row
+
+    def keep_metrics_through(self, epoch: int) -> None:
+        pass
+
+
+class Timed:
+    """The loop's programs with each epoch program timed alone (blocking on its result)."""
+
+    def __init__(self, programs):
+        self.programs, self.epochs_s = programs, 0.0
+
+    def __getattr__(self, name):
+        return getattr(self.programs, name)
+
+    def epoch(self, state, epoch, active):
+        import jax
+        t = time.perf_counter()
+        out = jax.block_until_ready(self.programs.epoch(state, epoch, active))
+        self.epochs_s += time.perf_counter() - t
+        return out
+
+
+def _fit(programs, cfg: dict, n_train: int) -> tuple[list, object]:
+    """The engine's loop (:func:`aejax.train.loop.fit`) over ``programs``, writing no files."""
+    from aejax.train import loop
+    t = cfg["train"]
+    runs = [NoFiles() for _ in range(programs.n)]
+    state, best = programs.init()
+    loops = [loop.new_loop() for _ in runs]
+    state, best, diverged = loop.fit(programs, state, best, loops, runs, epochs=t["epochs"], patience=t["patience"],
+                                     samples_per_epoch=(n_train // t["batch_size"]) * t["batch_size"],
+                                     checkpoint_every_s=float("inf"), progress=False)
+    if diverged:
+        raise SystemExit("; ".join(diverged.values()))
+    return runs, best
+
+
 def one_seed(cfg: dict, ds) -> dict:
-    """Train one seed the sequential way (runner's Trainer + fit's loop, no files); timings in s."""
-    from aejax.runner import corrupt_np  # noqa: F401  (imports outside the timing)
-    from aejax.train.step import abstract_init, host, init_state
-    from aejax.train.vectorized import build
+    """Train one seed the way ``aejax run`` does (the builder's trainer in the engine's
+    :class:`~aejax.train.programs.Single` programs, :func:`aejax.train.loop.fit`), no files; s."""
+    import jax
+
+    from aejax.run import builder
+    from aejax.train.programs import Single
     t0 = time.perf_counter()
-    task, trainer, _ = build(cfg, ds.example_shape, 1)
-    train, val = trainer.put(ds.train.x), trainer.put(ds.val.x)
-    abs_state, abs_keys = (trainer.abstract(a) for a in abstract_init(task, ds.example_shape, cfg["seed"]))
-    with ThreadPoolExecutor(1) as pool:
-        compiling = pool.submit(trainer.compile_epoch, abs_state, train, abs_keys["data"], abs_keys["step"])
-        state, keys = init_state(task, ds.example_shape, cfg["seed"])
-        state, keys = trainer.put_state(state), trainer.put(keys)
-        compiling.result()
-    epochs_s = 0.0
-    for epoch in range(1, cfg["train"]["epochs"] + 1):
-        te = time.perf_counter()
-        state, metrics = trainer.epoch(state, train, keys["data"], keys["step"], epoch)
-        metrics = host(metrics)
-        epochs_s += time.perf_counter() - te
-        host(trainer.evaluate(state.params, val, val, keys["eval"]))
-    return {"wall": time.perf_counter() - t0, "epochs": epochs_s, "loss": metrics["loss"]}
+    built = builder.build(cfg, ds.example_shape, len(ds.train))
+    programs = Timed(Single(built.trainer, builder.inputs(ds, cfg), ds.example_shape, cfg["seed"]))
+    runs, best = _fit(programs, cfg, len(ds.train))
+    jax.block_until_ready(best)
+    return {"wall": time.perf_counter() - t0, "epochs": programs.epochs_s, "loss": runs[0].last["train/loss"]}
 
 
 def vectorised(cfgs: list[dict], datasets) -> dict:
-    """Train the seeds as one vectorised program (no files); timings in s."""
+    """Train the seeds as one program (the engine's :class:`~aejax.train.programs.Group`, one
+    task x N seeds, and the same loop), no files; timings in s."""
     import jax
-    from aejax.train import vectorized
+
+    from aejax.run import builder
+    from aejax.train.programs import Group
     t0 = time.perf_counter()
-    _, _, programs = vectorized.build(cfgs[0], datasets[0].example_shape, len(cfgs))
-    arrays = {k: programs.put(v) for k, v in vectorized.seed_arrays(datasets, cfgs, 0.0).items()}
-    res = vectorized.fit_seeds(programs, [c["seed"] for c in cfgs], arrays, epochs=cfgs[0]["train"]["epochs"])
-    jax.block_until_ready(res["state"])
-    return {"wall": time.perf_counter() - t0, "epochs": res["train_s"]}
+    ds0, t = datasets[0], cfgs[0]["train"]
+    task = builder.build(cfgs[0], ds0.example_shape, len(ds0.train)).task  # equal for every seed
+    per_seed = [builder.inputs(ds, c) for ds, c in zip(datasets, cfgs)]
+    stacked = {k: np.stack([a[k] for a in per_seed]) for k in per_seed[0]}  # [S, N, ...]
+    programs = Timed(Group([task], [c["seed"] for c in cfgs], stacked, ds0.example_shape,
+                           batch_size=t["batch_size"], eval_batch_size=t["eval_batch_size"]))
+    _, best = _fit(programs, cfgs[0], len(ds0.train))
+    jax.block_until_ready(best)
+    return {"wall": time.perf_counter() - t0, "epochs": programs.epochs_s}
 
 
 def load() -> float:
@@ -112,9 +173,9 @@ def load() -> float:
 
 def bench_table(name: str, data_name: str, n_seeds: int, repeats: int) -> dict:
     """Alternate one-seed and N-seed trainings ``repeats`` times; medians and loads."""
-    from aejax.train import vectorized
+    from aejax.run import builder
     cfgs, exp = configs(data_name, list(range(n_seeds)))
-    datasets = vectorized.load_seed_data(cfgs, exp)
+    datasets = [builder.load_data(c, exp) for c in cfgs]  # each seed's split, scaled by prepare_data
     ds0 = datasets[0]
     print(f"\n{name}: {len(ds0.train)} training rows x {ds0.example_shape[0]} features, "
           f"{len(ds0.train) // cfgs[0]['train']['batch_size']} steps/epoch, {cfgs[0]['train']['epochs']} epochs",
