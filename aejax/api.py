@@ -23,7 +23,7 @@ from aejax.report import html as report_html
 from aejax.report import latent_figures, plots
 from aejax.run import engine, sweep as sweep_lib
 from aejax.run import experiment as experiment_lib
-from aejax.run.builder import load_run
+from aejax.run.builder import load_data, load_run
 from aejax.run.resolve import default_workdir, resolve_config
 from aejax.run.rundir import RunDir
 
@@ -35,9 +35,10 @@ def finish(rd: RunDir | str | os.PathLike, cfg: Mapping | None = None) -> None:
     rd = rd if isinstance(rd, RunDir) else RunDir(rd)
     cfg = rd.config() if cfg is None else cfg
     if cfg.get("analysis", {}).get("enabled", True):
-        analysis_run_dir.analyze(rd.path)
+        analysis_run_dir.analyze(rd.path, cfg=dict(cfg))
     figures(rd.path)
     report_html.write_run_report(rd.path)
+    rd.mark_complete()
 
 
 def figures(run_dir) -> list[Path]:
@@ -63,18 +64,31 @@ def run(experiment, *, workdir: str | os.PathLike | None = None, overrides: Iter
     exp = experiment_lib.load(experiment)
     cfg = resolve_config(exp, overrides, quick)
     workdir = Path(workdir) if workdir else default_workdir(exp.name, cfg)
-    RunDir(workdir).prepare(cfg, overwrite)
-    if exp.run is not None:  # experiments with their own pipeline (e.g. several models)
-        return exp.run(cfg, workdir)
-    return train(cfg, workdir, exp, t_start=t_start, stop_after_epoch=stop_after_epoch)
+    rd = RunDir(workdir)
+    if overwrite and rd.path.exists():
+        rd.check()
+        load_data(cfg, exp)  # the data must load before anything is deleted
+    rd.prepare(cfg, overwrite)
+    try:
+        if rd.is_finished():
+            print(f"aejax: {workdir}: already finished with this config; nothing to do (its summary "
+                  "below; --overwrite retrains it)", file=sys.stderr)
+            return rd.summary()
+        if exp.run is not None:  # experiments with their own pipeline (e.g. several models)
+            summary = exp.run(cfg, workdir)
+            rd.mark_complete()
+            return summary
+        return train(cfg, workdir, exp, t_start=t_start, stop_after_epoch=stop_after_epoch)
+    finally:
+        rd.release()
 
 
 def sweep(experiment, *, workdir=None, overrides: Iterable[str] = (), quick: bool = False,
           shard: str = "0/1") -> Path:
     """Run (this shard of) the experiment's sweep, then write its tables and report.
 
-    Finished runs (summary.json present) are skipped, unfinished ones resume from their
-    checkpoints. Runs that may share a program (equal but for ``seed`` with
+    Finished runs (completion marker present) are skipped, unfinished ones resume from their
+    checkpoints; a run directory of another config is refused (exit 2) before anything trains. Runs that may share a program (equal but for ``seed`` with
     ``--set sweep.vectorize_seeds=true``, and for the experiment's ``GROUP_KEYS``) train as one
     group; groups are dealt to the shards. A diverged run does not stop the sweep: the others
     train, the tables are written, then :class:`TrainingDiverged` names it (exit 1).
@@ -93,10 +107,12 @@ def sweep(experiment, *, workdir=None, overrides: Iterable[str] = (), quick: boo
         raise UserError(f"experiment {exp.name!r} defines its own run(); its runs cannot share a program "
                         "(drop sweep.vectorize_seeds)")
     groups = sweep_lib.groups(configs, resolved, keys)
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    sweep_lib.claim(sweep_dir)
+    mine = [g for i, g in enumerate(groups) if i % count == index]
+    for c, r in (pair for g in mine for pair in g):  # never skip or resume a run of another config
+        RunDir(sweep_dir / sweep_lib.run_name(c)).check(r)
     trained = skipped = 0
     failed: list[str] = []
-    mine = [g for i, g in enumerate(groups) if i % count == index]
     for gi, group in enumerate(mine, 1):
         todo = [(c, r) for c, r in group if not RunDir(sweep_dir / sweep_lib.run_name(c)).is_finished()]
         skipped += len(group) - len(todo)
@@ -107,16 +123,20 @@ def sweep(experiment, *, workdir=None, overrides: Iterable[str] = (), quick: boo
         if not todo:
             continue
         dirs = [RunDir(sweep_dir / sweep_lib.run_name(c)) for c, _ in todo]
-        for (c, r), rd in zip(todo, dirs):
-            rd.prepare(r)
         try:
+            for (c, r), rd in zip(todo, dirs):
+                rd.prepare(r)
             if exp.run is not None:
                 for (c, r), rd in zip(todo, dirs):
                     exp.run(r, rd.path)
+                    rd.mark_complete()
             else:
                 engine.train(exp, [r for _, r in todo], dirs, finish=finish, t_start=t_start)
         except TrainingDiverged as e:
             failed.append(str(e))
+        finally:
+            for rd in dirs:
+                rd.release()
         trained += len(todo)
     print(f"sweep {sweep_dir}: {trained} runs trained, {skipped} finished runs skipped", flush=True)
     rows = sweep_lib.write_tables(sweep_dir, configs)
@@ -128,11 +148,20 @@ def sweep(experiment, *, workdir=None, overrides: Iterable[str] = (), quick: boo
     return sweep_dir
 
 
-def analyze(run_dir) -> dict:
-    """The latent-space analysis of a finished run directory (``aejax analyze``), then its report."""
-    out = analysis_run_dir.analyze(Path(run_dir))
-    figures(run_dir)
-    report_html.write_run_report(Path(run_dir))
-    print(f"analysis written to {Path(run_dir) / 'analysis'}; report: {Path(run_dir) / 'report.html'}",
-          file=sys.stderr)
+def analyze(run_dir, experiment: str | None = None) -> dict:
+    """The latent-space analysis of a finished run directory (``aejax analyze``), then its figures
+    and report; an analysis that cannot be made is an error saying why (exit 2)."""
+    rd = RunDir(run_dir)
+    if not rd.is_run():
+        raise UserError(f"{run_dir}: not a run directory (no {rd.marker_path.name}, or no config.json)")
+    rd.lock()
+    try:
+        out = analysis_run_dir.analyze(rd.path, strict=True, experiment=experiment)
+        made = figures(rd.path)
+        report_html.write_run_report(rd.path)
+    finally:
+        rd.release()
+    written = sorted(p.name for p in rd.analysis.iterdir() if p.suffix in (".json", ".md"))
+    print(f"aejax analyze: wrote {rd.analysis}/{{{','.join(written)}}}, {len(made)} figures in {rd.figures}, "
+          f"{rd.path / 'report.html'}", file=sys.stderr)
     return out

@@ -1,14 +1,16 @@
 """The ``aejax`` command line: run, sweep, analyze, list.
 
 Exit status: 0 success; 2 bad input or usage (one message naming the file /
-key / value, no traceback); 1 anything else (a traceback, or a diverged run).
+key / value, no traceback); 1 a failed run (a diverged run; its earlier checkpoints kept);
+130 / 143 interrupted by SIGINT / SIGTERM (training saves its checkpoints first).
 """
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
-from aejax.errors import TrainingDiverged, UserError
+from aejax.errors import Interrupted, TrainingDiverged, UserError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--shard", default="0/1", metavar="I/N", help="run only every N-th configuration, from I")
     a = sub.add_parser("analyze", help="latent-space analysis of a finished run directory")
     a.add_argument("run_dir")
+    a.add_argument("--experiment", help="the experiment file the run used, when config.json names a path "
+                                        "(paths read from a run directory are never imported)")
     sub.add_parser("list", help="list experiments and data sources")
     return p
 
@@ -37,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminated)  # outside training (which saves first): exit 143 with a message
     try:
         if args.command == "list":  # without importing JAX
             _list()
@@ -50,17 +55,29 @@ def main(argv: list[str] | None = None) -> int:
             api.sweep(args.experiment, workdir=args.workdir, overrides=args.overrides,
                       quick=args.quick, shard=args.shard)
         elif args.command == "analyze":
-            api.analyze(args.run_dir)
+            api.analyze(args.run_dir, experiment=args.experiment)
     except UserError as e:
         print(f"aejax: error: {e}", file=sys.stderr)
         return 2
+    except Interrupted as e:
+        print(f"aejax: {e}", file=sys.stderr)
+        return e.exit_status
     except KeyboardInterrupt:
-        print("aejax: interrupted; checkpoints already written are kept (rerun to resume)", file=sys.stderr)
+        print("aejax: interrupted (SIGINT) before or after training; checkpoints already written are kept "
+              "(rerun to resume)", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `aejax list | head`
+        sys.stderr.close()
+        return 0
     except TrainingDiverged as e:
         print(f"aejax: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def _terminated(signum, frame):
+    raise Interrupted(signum, "SIGTERM: stopped before or after training; checkpoints already written are kept "
+                              "(rerun to resume)")
 
 
 def _print_summary(summary: dict) -> None:

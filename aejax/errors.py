@@ -11,3 +11,12 @@ class UserError(Exception):
 
 class TrainingDiverged(RuntimeError):
     """A non-finite loss in at least one run: those runs stopped, earlier checkpoints kept (exit 1)."""
+
+
+class Interrupted(Exception):
+    """SIGINT / SIGTERM: training stopped after saving (exit 130 / 143, i.e. 128 + the signal)."""
+
+    def __init__(self, signum: int, message: str):
+        super().__init__(message)
+        self.signum = signum
+        self.exit_status = 128 + signum

@@ -101,11 +101,12 @@ def k_grid(d: int) -> list[int]:
     return [0] + [int(k) for k in ks if k < d] + [int(d)]
 
 
-def _context(run_dir: Path, z: np.ndarray | None) -> types.SimpleNamespace:
+def _context(run_dir: Path, z: np.ndarray | None, experiment: str | None = None,
+             cfg: dict | None = None) -> types.SimpleNamespace:
     """Model, parameters, test inputs / targets, and jitted encode / decode of a run."""
     import jax
 
-    r = load_run(run_dir)
+    r = load_run(run_dir, experiment=experiment, cfg=cfg)
     cfg, ds = r.cfg, r.data
     x_in = inputs(ds, cfg)["test_in"]  # the test inputs the run was scored on
     model = r.model
@@ -387,8 +388,16 @@ def _one_blas_thread():
 
 
 def analyze(run_dir, *, model: bool = True, untrained: bool = True,
-            ablation_budget_s: float = ABLATION_BUDGET_S, seed: int = 0) -> dict:
+            ablation_budget_s: float = ABLATION_BUDGET_S, seed: int = 0, strict: bool = False,
+            experiment: str | None = None, cfg: dict | None = None) -> dict:
     """Analyse the latent space of a finished run; returns the headline numbers.
+
+    ``strict`` (``aejax analyze``): a model that cannot be loaded is an error before anything is
+    written, and a stage that fails makes the call fail after writing the rest (at the end of a
+    training run the analysis is lenient: a failed stage is recorded and skipped). ``experiment``:
+    the experiment file whose ``prepare_data`` the run used, when config.json names a path (a path
+    read from a run directory is never imported). ``cfg``: the run's config when the caller holds it
+    (the end of training), else config.json is read.
 
     ``model=False`` analyses ``analysis/latents.npy`` alone (spectrum and
     shuffle / Marchenko-Pastur floors; no data PCA, ablation, untrained floor
@@ -397,10 +406,10 @@ def analyze(run_dir, *, model: bool = True, untrained: bool = True,
     """
     with _one_blas_thread():
         return _analyze(run_dir, model=model, untrained=untrained, ablation_budget_s=ablation_budget_s,
-                        seed=seed)
+                        seed=seed, strict=strict, experiment=experiment, run_cfg=cfg)
 
 
-def _analyze(run_dir, *, model, untrained, ablation_budget_s, seed) -> dict:
+def _analyze(run_dir, *, model, untrained, ablation_budget_s, seed, strict, experiment, run_cfg) -> dict:
     t0 = _clock()
     timing: dict = {}
     run_dir = Path(run_dir)
@@ -421,6 +430,14 @@ def _analyze(run_dir, *, model, untrained, ablation_budget_s, seed) -> dict:
         z = z.reshape(len(z), -1)  # [N, D]
     elif not model:
         raise UserError(f"{lat_path}: missing (rerun the training, or analyze with the model)")
+    ctx = None
+    if model and strict:  # fail before touching anything
+        try:
+            ctx = _context(run_dir, z, experiment, run_cfg)
+        except UserError:
+            raise
+        except Exception as e:  # noqa: BLE001 -- e.g. a model without encode / decode
+            raise UserError(f"{run_dir}: cannot load the model for the analysis ({type(e).__name__}: {e})") from None
     for stale in ("importance.json", "disentanglement.json"):  # from an earlier analysis
         (out_dir / stale).unlink(missing_ok=True)
     skipped: list[str] = []
@@ -436,10 +453,9 @@ def _analyze(run_dir, *, model, untrained, ablation_budget_s, seed) -> dict:
             skipped.append(msg)
             return None
 
-    ctx = None
-    if model:
+    if model and ctx is None:
         try:
-            ctx = _context(run_dir, z)
+            ctx = _context(run_dir, z, experiment, run_cfg)
         except Exception as e:  # noqa: BLE001 -- e.g. a model without encode / decode
             if z is None:
                 raise
@@ -488,6 +504,8 @@ def _analyze(run_dir, *, model, untrained, ablation_budget_s, seed) -> dict:
     _lap(timing, "total", t0)
     _write_json(out_dir / "timing.json", {k: round(v, 4) for k, v in timing.items()})
     headline["analysis_s"] = round(timing["total_s"], 3)
+    if strict and skipped:
+        raise UserError(f"{run_dir}: the analysis is incomplete (the rest is written): " + "; ".join(skipped))
     return headline
 
 

@@ -49,6 +49,9 @@ VALIDATE_ON = ("test", "val")
 BASELINE = {"model.latent_dim": 7, "model.hidden": [32, 16], "model.activation": "relu",
             "train.optimizer": "adam", "train.learning_rate": 1e-3}
 
+#: column_mae.png shows at most this many columns (the worst ones): its height stays bounded.
+MAX_BARS = 40
+
 
 def prepare(ds: Dataset, cfg: Mapping) -> Dataset:
     """Pick the validation split, then MinMax-scale with a scaler fitted on train only.
@@ -255,13 +258,16 @@ def figures(run_dir) -> list[Path]:
         made.append(p)
 
     cols = list(res["column_mae"])
-    vals = [res["column_mae"][c] for c in cols]
-    fig, ax = plt.subplots(figsize=(6.4, 0.28 * len(cols) + 1.4))
+    shown = cols if len(cols) <= MAX_BARS else sorted(cols, key=lambda c: -res["column_mae"][c])[:MAX_BARS]
+    vals = [res["column_mae"][c] for c in shown]
+    what = "" if len(shown) == len(cols) else f"; the {len(shown)} worst of {len(cols)} columns"
+    cols = shown
+    fig, ax = plt.subplots(figsize=(6.4, 0.28 * len(cols) + 1.4))  # bounded: at most MAX_BARS bars
     ax.barh(np.arange(len(cols)), vals, color="#3182bd")
     ax.set_yticks(np.arange(len(cols)), cols, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("test MAE (MinMax-scaled units, training range = [0, 1])")
-    ax.set_title(f"Reconstruction error per input column ({src}, test split)", fontsize=10)
+    ax.set_title(f"Reconstruction error per input column ({src}, test split{what})", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     p = out / "column_mae.png"

@@ -10,6 +10,7 @@ import dataclasses
 import re
 import sys
 import types
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -87,35 +88,56 @@ def build(cfg: Mapping, example_shape, n_train: int, *, strategy: str | None = N
     return Built(model, task, trainer)
 
 
-def experiment_of(cfg: Mapping) -> experiment_lib.Experiment | None:
+def experiment_of(cfg: Mapping, *, allow_path: bool = False) -> experiment_lib.Experiment | None:
     """The experiment that wrote ``cfg`` (its ``experiment`` key), found by NAME in the experiments
-    folder only: a path in a run directory's config.json is never imported. None when it is absent."""
+    folder only: a path in a run directory's config.json is never imported (``allow_path``: the
+    config is this process's own, not read from disk). None when it is absent."""
     name = cfg.get("experiment")
     if not name:
         return None
+    if allow_path and str(name).endswith(".py") and Path(name).is_file():
+        return experiment_lib.load(str(name))
     if not re.fullmatch(r"[A-Za-z0-9_]+", str(name)):
         print(f"aejax: config.json names the experiment file {name!r}; files named in a run directory are "
-              "never imported, so its prepare_data is not applied", file=sys.stderr)
+              "never imported, so its prepare_data is not applied (give it with --experiment PATH)",
+              file=sys.stderr)
         return None
     if name not in experiment_lib.list_names():
         return None
     return experiment_lib.load(name)
 
 
-def load_run(run_dir, which: str = "best"):
+#: Data options that name a file loaded with pickle (scikit-learn's fetcher caches): never taken
+#: from a config read out of a run directory.
+PICKLED_PATH_OPTIONS = ("data_home",)
+
+
+def load_run(run_dir, which: str = "best", experiment: str | None = None, cfg: Mapping | None = None):
     """Rebuild a finished run from its directory: config, data, model and parameters.
 
     Returns a ``types.SimpleNamespace`` with ``cfg``, ``data`` (the same split, from the saved
     seed, through the experiment's ``prepare_data`` as in training), ``model``, ``task``,
     ``trainer``, ``params`` (from the ``best`` or ``latest`` checkpoint) and ``init_params``
-    (the run's own initial parameters: same model, same seed).
+    (the run's own initial parameters: same model, same seed). ``experiment``: the experiment
+    (name or file) to take ``prepare_data`` from, instead of the name config.json records.
+    ``cfg``: the run's config when the caller has it (the end of training); else it is read from
+    config.json, and options naming a file to unpickle are refused.
     """
     import jax
 
     from aejax.train.step import init_state
     rd = RunDir(run_dir)
-    cfg = rd.config()
-    ds = load_data(cfg, experiment_of(cfg))
+    trusted = cfg is not None
+    if cfg is None:  # read from the run directory: nothing in it may choose a file to unpickle
+        cfg = rd.config()
+        unsafe = [k for k in PICKLED_PATH_OPTIONS if k in cfg["data"].get("options", {})]
+        if unsafe:
+            raise UserError(f"{rd.config_path}: data.options.{unsafe[0]} names a folder whose cache scikit-learn "
+                            "loads with pickle, and aejax never unpickles a path read from a run directory; "
+                            "put the cache in scikit-learn's default place ($SCIKIT_LEARN_DATA) and remove "
+                            "the option from config.json")
+    exp = experiment_lib.load(experiment) if experiment else experiment_of(cfg, allow_path=trusted)
+    ds = load_data(cfg, exp)
     built = build(cfg, ds.example_shape, len(ds.train), strategy="mesh")
     try:
         if rd.checkpoints.latest_epoch(which) is None:

@@ -86,7 +86,13 @@ def load(name: str | Experiment) -> Experiment:
     spec = importlib.util.spec_from_file_location(mod_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as e:
+        raise UserError(f"{path}:{e.lineno}: the experiment file does not parse ({e.msg})") from None
+    except Exception as e:  # noqa: BLE001 - any error while importing the user's file
+        raise UserError(f"{path}:{_line_in(e, path)}: the experiment file fails to import "
+                        f"({type(e).__name__}: {e})") from None
     hooks = check(module, path)
     ref = path.stem if path.resolve().parent == experiments_dir().resolve() else str(path.resolve())
     return Experiment(name=path.stem, ref=ref, module=module, group_keys=tuple(getattr(module, "GROUP_KEYS", ())),
@@ -118,6 +124,28 @@ def check(module: ModuleType, path: Path) -> dict[str, Callable]:
     if "get_config" not in hooks:
         raise UserError(f"{path}: an experiment module must define get_config()")
     return hooks
+
+
+def _line_in(exc: BaseException, path: Path) -> int | str:
+    """The line of ``path`` in the exception's traceback (the innermost one), or '?'."""
+    tb, line = exc.__traceback__, "?"
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename).resolve() == Path(path).resolve():
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def call(exp: Experiment, hook: str, *args, **kwargs):
+    """Call one of the experiment's config hooks; an error inside it is a :class:`UserError`
+    naming the file, the line and the hook."""
+    try:
+        return getattr(exp, hook)(*args, **kwargs)
+    except UserError:
+        raise
+    except Exception as e:  # noqa: BLE001 - an error in the user's experiment file
+        path = Path(exp.module.__file__)
+        raise UserError(f"{path}:{_line_in(e, path)}: {hook}() failed ({type(e).__name__}: {e})") from None
 
 
 def list_names() -> list[str]:

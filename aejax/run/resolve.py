@@ -13,7 +13,9 @@ from typing import Iterable, Mapping
 
 from aejax import config as config_lib
 from aejax.errors import UserError
+from aejax.run import experiment as experiment_lib
 from aejax.run.experiment import Experiment
+from aejax import models
 from aejax.models import losses
 from aejax.train import step
 
@@ -21,13 +23,14 @@ from aejax.train import step
 def resolve_config(exp: Experiment, overrides: Iterable[str] = (), quick: bool = False) -> dict:
     """The experiment's config with ``--quick`` and ``--set`` applied, resolved, then validated."""
     overrides = list(overrides)
-    cfg = exp.get_config()
+    cfg = _checked(exp, "get_config", experiment_lib.call(exp, "get_config"))
     if quick:
-        cfg = exp.quick(cfg) if exp.quick is not None else quick_config(cfg)
+        cfg = _checked(exp, "quick", experiment_lib.call(exp, "quick", cfg)) if exp.quick is not None \
+            else quick_config(cfg)
     cfg = config_lib.override(cfg, overrides)
     if exp.resolve is not None:
         asked = config_lib.flatten(cfg)
-        cfg = exp.resolve(json.loads(json.dumps(cfg)))
+        cfg = _checked(exp, "resolve", experiment_lib.call(exp, "resolve", json.loads(json.dumps(cfg))))
         now = config_lib.flatten(cfg)
         for item in overrides:
             key = item.partition("=")[0].strip()
@@ -37,8 +40,25 @@ def resolve_config(exp: Experiment, overrides: Iterable[str] = (), quick: bool =
                                     f"({json.dumps(now.get(k))}, not {json.dumps(asked[k])}); "
                                     "change the keys it derives it from instead")
     validate(cfg)
+    models.check(cfg["model"])  # the model's settings, before any file is written
     cfg["experiment"] = exp.ref  # load_run reapplies its prepare_data
     return cfg
+
+
+def _checked(exp: Experiment, hook: str, cfg) -> dict:
+    """A hook's config: a dict with the keys every training experiment has (exit 2 otherwise)."""
+    if not isinstance(cfg, dict):
+        raise UserError(f"{exp.module.__file__}: {hook}() returned {type(cfg).__name__}, not a config dict")
+    base = config_lib.base_config()
+    required = ["seed", "model.name"] + [f"{sec}.{k}" for sec in ("data", "train") for k in base[sec]]
+    missing = [k for k in required if config_lib.get(cfg, k, _MISSING) is _MISSING]
+    if missing:
+        raise UserError(f"{exp.module.__file__}: {hook}() returned a config without {', '.join(missing[:5])}"
+                        f"{', ...' if len(missing) > 5 else ''}; start from aejax.config.base_config()")
+    return cfg
+
+
+_MISSING = object()
 
 
 def quick_config(cfg: dict, *, limit: int | None = 512, analysis: bool = True, **train) -> dict:
@@ -61,9 +81,21 @@ def quick_config(cfg: dict, *, limit: int | None = 512, analysis: bool = True, *
 
 def validate(cfg: Mapping) -> None:
     """Check values that would otherwise fail deep inside training (exit 2 naming the key)."""
-    t = cfg["train"]
+    t, d = cfg["train"], cfg["data"]
+    num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
     checks = [
-        (isinstance(cfg.get("seed"), int), "seed", "an integer"),
+        (isinstance(cfg.get("seed"), int) and not isinstance(cfg.get("seed"), bool)
+         and 0 <= cfg["seed"] < 2 ** 32, "seed", "an integer in [0, 2^32)"),
+        (isinstance(t["eval_batch_size"], int) and t["eval_batch_size"] >= 1, "train.eval_batch_size",
+         "an integer >= 1"),
+        (num(t.get("weight_decay", 0)) and t.get("weight_decay", 0) >= 0, "train.weight_decay", "a number >= 0"),
+        (num(t["checkpoint_every_s"]) and t["checkpoint_every_s"] >= 0, "train.checkpoint_every_s", "a number >= 0"),
+        (isinstance(d["limit"], int) and d["limit"] >= 0, "data.limit", "an integer >= 0 (0 = all)"),
+        (num(d["noise_std"]) and d["noise_std"] >= 0, "data.noise_std", "a number >= 0 (0 = no noise)"),
+        (isinstance(d["options"], dict), "data.options", "a JSON object, e.g. {\"n\": 2000}"),
+        (num(d["test_fraction"]) and 0 < d["test_fraction"] < 1, "data.test_fraction", "a fraction in (0, 1)"),
+        (isinstance(cfg.get("figures", {}).get("examples", 10), int)
+         and cfg.get("figures", {}).get("examples", 10) >= 1, "figures.examples", "an integer >= 1"),
         (t["epochs"] >= 1, "train.epochs", "an integer >= 1"),
         (t["batch_size"] >= 1, "train.batch_size", "an integer >= 1"),
         (t["learning_rate"] > 0, "train.learning_rate", "a number > 0"),
@@ -71,7 +103,7 @@ def validate(cfg: Mapping) -> None:
         (t["patience"] >= 0, "train.patience", "an integer >= 0 (0 = no early stopping)"),
         (t["loss"] in losses.LOSSES, "train.loss", f"one of {sorted(losses.LOSSES)}"),
         (t["strategy"] in ("mesh", "pmap"), "train.strategy", "'mesh' or 'pmap'"),
-        (0 <= cfg["data"]["val_fraction"] < 1, "data.val_fraction", "a fraction in [0, 1)"),
+        (num(d["val_fraction"]) and 0 <= d["val_fraction"] < 1, "data.val_fraction", "a fraction in [0, 1)"),
     ]
     for ok, key, expected in checks:
         if not ok:

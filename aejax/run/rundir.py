@@ -10,14 +10,21 @@
 | ``figures/``, ``analysis/*.json``, ``report.html`` | the report and analysis layers, through :meth:`write_json` / :meth:`write_text` |
 
 Every JSON / text file is written atomically (a temporary file, then a rename), so a kill
-never leaves half a file. A run is finished when ``summary.json`` exists.
+never leaves half a file. aejax's own marker (``.aejax-run``) makes a folder a run directory:
+only such a folder is ever written into or emptied. A lock (``.aejax-lock``: pid, host) keeps a
+second process out. A run is finished when its completion marker (``.aejax-complete``) exists,
+written after the summary, analysis, figures and report.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
+import socket
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -28,6 +35,39 @@ from aejax.errors import UserError
 
 #: Keys a resumed run may change: how long it trains and how it shows progress.
 RESUME_IGNORED = ("train.epochs", "train.progress", "train.patience", "experiment")
+#: aejax's files that make a folder a run directory: the marker, the completion marker, the lock.
+MARKER, COMPLETE, LOCK = ".aejax-run", ".aejax-complete", ".aejax-lock"
+_HELD: set[str] = set()  # run directories this process holds the lock of
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _parses(line: str) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
+
+
+def _alive(pid) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@atexit.register
+def _release_all() -> None:
+    for key in list(_HELD):
+        RunDir(key).release()
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -58,8 +98,13 @@ def read_metrics(path: Path) -> list[dict]:
     path = Path(path)
     if not path.exists():
         return []
+    return read_metrics_lines(path.read_text().splitlines(), path)
+
+
+def read_metrics_lines(lines: list[str], path: Path) -> list[dict]:
+    """The rows of metrics.jsonl lines; a malformed one is a :class:`UserError` naming file and line."""
     rows = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    for n, line in enumerate(lines, 1):
         if line.strip():
             try:
                 rows.append(json.loads(line))
@@ -86,32 +131,120 @@ class RunDir:
     analysis = property(lambda self: self.path / "analysis")
 
     # -- lifecycle --------------------------------------------------------------------------
+    marker_path = property(lambda self: self.path / MARKER)
+    complete_path = property(lambda self: self.path / COMPLETE)
+    lock_path = property(lambda self: self.path / LOCK)
+
     def has_checkpoint(self) -> bool:
         latest = self.path / "checkpoints" / "latest"
         return latest.is_dir() and any(latest.iterdir())
 
+    def is_run(self) -> bool:
+        """Whether this is an aejax run directory: it has aejax's marker (or, written before the
+        marker existed, a config.json with aejax's sections beside checkpoints or metrics)."""
+        if self.marker_path.is_file():
+            return True
+        try:
+            cfg = json.loads(self.config_path.read_text())
+        except (OSError, ValueError):
+            return False
+        return (isinstance(cfg, dict) and {"data", "model", "train"} <= set(cfg)
+                and ((self.path / "checkpoints").is_dir() or self.metrics_path.is_file()))
+
     def is_finished(self) -> bool:
-        """A run is finished once its summary.json is written."""
-        return self.summary_path.exists()
+        """A run is finished once its completion marker is written: after its summary, analysis,
+        figures and report (a run directory from before the marker: summary.json and report.html)."""
+        if self.complete_path.is_file():
+            return True
+        return (not self.marker_path.exists() and self.summary_path.is_file()
+                and (self.path / "report.html").is_file())
 
-    def prepare(self, cfg: Mapping, overwrite: bool = False) -> bool:
-        """Create the directory and write config.json; True when it holds a run to resume.
+    def mark_complete(self) -> None:
+        """Write the completion marker: the run's files are all there."""
+        atomic_write(self.complete_path, json.dumps({"completed": _now()}) + "\n")
 
-        A directory holding a checkpoint of a *different* config is refused (exit 2) rather than
-        resumed into nonsense; ``overwrite`` starts afresh. A run written before a key existed
-        resumes if the new config keeps that key's default.
-        """
-        if overwrite and self.path.exists():
-            shutil.rmtree(self.path)
-        self.path.mkdir(parents=True, exist_ok=True)
-        resume = self.has_checkpoint()
-        if resume and self.config_path.exists():
+    def check(self, cfg: Mapping | None = None) -> None:
+        """Refuse (exit 2) a path that is not a directory, a non-empty folder that is not a run
+        directory, and a run directory written with another config (naming the differing keys)."""
+        p = self.path
+        if p.is_symlink() or (p.exists() and not p.is_dir()):
+            raise UserError(f"{p}: not a directory (a file or a link); give a new or empty --workdir")
+        if p.is_dir() and any(p.iterdir()) and not self.is_run():
+            raise UserError(f"{p}: not empty and not an aejax run directory (no {MARKER}); aejax neither "
+                            "writes into it nor deletes it. Give a new or empty --workdir")
+        if cfg is not None and p.is_dir() and self.config_path.exists():
             diff = config_diff(read_json(self.config_path), cfg)
             if diff:
-                raise UserError(f"{self.path}: holds a run with a different config ({', '.join(diff[:5])}); "
-                                "use --overwrite to start afresh or another --workdir")
+                raise UserError(f"{p}: holds a run with a different config ({', '.join(diff[:5])}"
+                                f"{', ...' if len(diff) > 5 else ''}); use --overwrite to start afresh or "
+                                "another --workdir")
+
+    def prepare(self, cfg: Mapping, overwrite: bool = False) -> bool:
+        """Lock the directory for this process, write the marker and config.json; True when it
+        holds a run to resume.
+
+        Refused (exit 2, nothing touched): a file or link, a non-empty folder that is not a run
+        directory, another process's run, and (without ``overwrite``) a run of a different config.
+        ``overwrite`` empties a recognised run directory; validate the config, the experiment and
+        the data before calling it. A run written before a key existed resumes if the new config
+        keeps that key's default; ``train.epochs`` may change (a finished run then trains on).
+        """
+        self.check(None if overwrite else cfg)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.lock()
+        if overwrite:
+            for child in self.path.iterdir():
+                if child.name != LOCK:
+                    shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+        if not self.marker_path.exists():
+            atomic_write(self.marker_path, json.dumps({"aejax_run": 1, "created": _now()}) + "\n")
+        old = read_json(self.config_path) if self.config_path.exists() else None
+        if old is not None and old.get("train", {}).get("epochs") != cfg["train"]["epochs"]:
+            self.complete_path.unlink(missing_ok=True)  # it trains on: no longer complete
         self.write_json("config.json", cfg)
-        return resume
+        return self.has_checkpoint()
+
+    # -- the lock ---------------------------------------------------------------------------
+    def lock(self) -> None:
+        """Hold the directory for this process (re-entrant). A live holder is an error naming it;
+        a dead one's lock (same host, no such process) is taken over with a message."""
+        key = str(self.path.resolve())
+        if key in _HELD:
+            return
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": _now()}
+        for _ in range(3):
+            try:
+                fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    holder = json.loads(self.lock_path.read_text())
+                except (OSError, ValueError):
+                    holder = {}
+                if holder.get("host") == me["host"] and not _alive(holder.get("pid")):
+                    print(f"aejax: {self.path}: taking over the lock of process {holder.get('pid')}, which is "
+                          "no longer running", file=sys.stderr)
+                    stale = self.lock_path.with_name(f"{LOCK}.stale.{os.getpid()}")
+                    try:
+                        os.rename(self.lock_path, stale)  # only one taker wins the rename
+                        stale.unlink()
+                    except FileNotFoundError:
+                        pass
+                    continue
+                raise UserError(f"{self.path}: in use by process {holder.get('pid', '?')} on "
+                                f"{holder.get('host', '?')} since {holder.get('since', '?')} ({LOCK}); wait for "
+                                "it to finish, or use another --workdir") from None
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(me) + "\n")
+            _HELD.add(key)
+            return
+        raise UserError(f"{self.path}: could not take its lock ({self.lock_path})")
+
+    def release(self) -> None:
+        """Give the directory back (the lock file is removed only if this process holds it)."""
+        key = str(self.path.resolve())
+        if key in _HELD:
+            _HELD.discard(key)
+            self.lock_path.unlink(missing_ok=True)
 
     def config(self) -> dict:
         if not self.config_path.exists():
@@ -142,7 +275,10 @@ class RunDir:
         if epoch == 0:
             self.metrics_path.unlink(missing_ok=True)
             return
-        rows = [r for r in read_metrics(self.metrics_path) if r["epoch"] <= epoch]
+        lines = self.metrics_path.read_text().splitlines() if self.metrics_path.exists() else []
+        if lines and not _parses(lines[-1]):  # a row cut short by a kill: past the checkpoint anyway
+            lines = lines[:-1]
+        rows = [r for r in read_metrics_lines(lines, self.metrics_path) if r["epoch"] <= epoch]
         atomic_write(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
 
     def metrics(self) -> list[dict]:

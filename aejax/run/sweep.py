@@ -31,7 +31,7 @@ import numpy as np
 from aejax.config import flatten, parse_value
 from aejax.errors import UserError
 from aejax.run.experiment import Experiment
-from aejax.run.rundir import atomic_write, read_json
+from aejax.run.rundir import RunDir, atomic_write, read_json
 
 
 def run_name(overrides: Mapping) -> str:
@@ -113,12 +113,32 @@ def assignments(c: Mapping) -> list[str]:
     return [f"{k}={json.dumps(v)}" for k, v in c.items()]
 
 
+SWEEP_MARKER = ".aejax-sweep"
+
+
+def claim(sweep_dir: Path) -> None:
+    """Create (or recognise) a sweep directory; a non-empty folder that is not one is refused
+    (exit 2) and left untouched."""
+    sweep_dir = Path(sweep_dir)
+    if sweep_dir.is_symlink() or (sweep_dir.exists() and not sweep_dir.is_dir()):
+        raise UserError(f"{sweep_dir}: not a directory (a file or a link); give a new or empty --workdir")
+    if sweep_dir.is_dir() and any(sweep_dir.iterdir()):
+        known = ((sweep_dir / SWEEP_MARKER).exists() or (sweep_dir / "sweep.csv").exists()
+                 or any(RunDir(p).is_run() for p in sweep_dir.iterdir() if p.is_dir()))
+        if not known:
+            raise UserError(f"{sweep_dir}: not empty and not an aejax sweep directory (no {SWEEP_MARKER}); "
+                            "aejax neither writes into it nor deletes it. Give a new or empty --workdir")
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    if not (sweep_dir / SWEEP_MARKER).exists():
+        atomic_write(sweep_dir / SWEEP_MARKER, json.dumps({"aejax_sweep": 1}) + "\n")
+
+
 def read_rows(sweep_dir: Path, configs: list[dict]) -> list[dict]:
     """One dict per finished run: its overrides, then its summary figures."""
     rows = []
     for c in configs:
         path = Path(sweep_dir) / run_name(c) / "summary.json"
-        if path.exists():
+        if RunDir(path.parent).is_finished() and path.exists():
             summary = read_json(path)
             rows.append({**c, "run": run_name(c),
                          **{k: v for k, v in summary.items() if isinstance(v, (int, float, str))}})

@@ -22,12 +22,15 @@ its metrics come back in one transfer, which early stopping needs anyway.
 from __future__ import annotations
 
 import math
+import signal
 import sys
+import threading
 import time
 from typing import Any, Protocol, Sequence
 
 import numpy as np
 
+from aejax.errors import Interrupted
 from aejax.train.checkpoint import Checkpoints
 
 
@@ -121,7 +124,8 @@ def restore(programs: Programs, state, best, runs: Sequence[RunFiles | None]) ->
             continue
         abstract = programs.member_abstract(i)
         latest, loop = ckpt.restore("latest", abstract)
-        best_i = ckpt.restore("best", abstract)[0] if ckpt.latest_epoch("best") else latest
+        # `best` at exactly the epoch the loop record names (never a newer or older one).
+        best_i = ckpt.restore("best", abstract, epoch=loop["best_epoch"])[0] if loop["best_epoch"] else latest
         state = programs.set_member(state, i, latest)
         best = programs.set_member(best, i, best_i)
         run.keep_metrics_through(loop["epoch"])
@@ -146,8 +150,28 @@ def fit(programs: Programs, state, best, loops: list[dict], runs: Sequence[RunFi
     active = np.array([not lp["stopped"] for lp in loops])
     start = min([lp["epoch"] for lp, a in zip(loops, active) if a], default=epochs) + 1
     saved_once = np.array([lp["epoch"] > 0 for lp in loops])
-    last_save = time.perf_counter()
     bar = _progress(progress, start, epochs)
+    with _Deferred() as signals:
+        state, best = _epochs(programs, state, best, loops, runs, diverged, active, saved_once, bar, signals,
+                              start=start, epochs=epochs, patience=patience, samples_per_epoch=samples_per_epoch,
+                              checkpoint_every_s=checkpoint_every_s, stop_after_epoch=stop_after_epoch)
+    if bar:
+        early = [lp for lp in loops if lp["stopped"].startswith("early")]
+        if early and n == 1:  # the bar ends short of 100 %: say why
+            bar.set_postfix_str(f"{early[0]['stopped']} (best epoch {early[0]['best_epoch']})")
+        elif early:
+            bar.set_postfix_str(f"{len(early)} of {n} runs stopped early")
+        bar.close()
+    for run in runs:
+        if run is not None:
+            run.checkpoints.wait()
+    return state, best, diverged
+
+
+def _epochs(programs, state, best, loops, runs, diverged, active, saved_once, bar, signals, *, start, epochs,
+            patience, samples_per_epoch, checkpoint_every_s, stop_after_epoch):
+    n = programs.n
+    last_save = time.perf_counter()
     for epoch in range(start, epochs + 1):
         # A resumed run that is ahead of the others sits out until they catch up.
         now = active & np.array([lp["epoch"] < epoch for lp in loops])
@@ -168,11 +192,12 @@ def fit(programs: Programs, state, best, loops: list[dict], runs: Sequence[RunFi
             runs[i].append_metrics(row)
             if outcome == "diverged":
                 ckpt = runs[i].checkpoints
+                kept = (f"the last good checkpoints are kept in {ckpt.directory} (latest: epoch "
+                        f"{ckpt.latest_epoch()}, best: epoch {ckpt.latest_epoch('best')})"
+                        if ckpt.latest_epoch() is not None else "no checkpoint was written (nothing good to keep)")
                 diverged[int(i)] = (
                     f"{runs[i].path}: epoch {epoch}: the loss is not finite (train/loss={tm['loss']}, "
-                    f"val/loss={vm['loss']}); training stopped. The last good checkpoints are kept in "
-                    f"{ckpt.directory} (latest: epoch {ckpt.latest_epoch()}, best: epoch "
-                    f"{ckpt.latest_epoch('best')}). Try a lower train.learning_rate.")
+                    f"val/loss={vm['loss']}); training stopped, {kept}. Try a lower train.learning_rate.")
                 print(f"aejax: {diverged[int(i)]}", file=sys.stderr)
                 active[i] = False
                 continue
@@ -188,7 +213,7 @@ def fit(programs: Programs, state, best, loops: list[dict], runs: Sequence[RunFi
                                 + (f" ({int(active.sum())} of {n} runs training)" if n > 1 else ""))
             bar.update(1)
         due = (time.perf_counter() - last_save >= checkpoint_every_s or epoch == stop_after_epoch
-               or not active.any())
+               or not active.any() or signals.signum is not None)
         save = [i for i in np.flatnonzero(now) if int(i) not in diverged
                 and (due or int(i) in stopped_now or not saved_once[i])]
         for i in save:
@@ -196,25 +221,49 @@ def fit(programs: Programs, state, best, loops: list[dict], runs: Sequence[RunFi
             saved_once[i] = True
         if due:
             last_save = time.perf_counter()
+        if signals.signum is not None:
+            if bar:
+                bar.close()
+            name = signal.Signals(signals.signum).name
+            where = runs[0].path if n == 1 else f"{len(save)} runs"
+            raise Interrupted(signals.signum, f"{name}: stopped after epoch {epoch}, checkpoints saved "
+                                              f"({where}); rerun the same command to resume")
         if epoch == stop_after_epoch:
             break
-    if bar:
-        early = [lp for lp in loops if lp["stopped"].startswith("early")]
-        if early and n == 1:  # the bar ends short of 100 %: say why
-            bar.set_postfix_str(f"{early[0]['stopped']} (best epoch {early[0]['best_epoch']})")
-        elif early:
-            bar.set_postfix_str(f"{len(early)} of {n} runs stopped early")
-        bar.close()
-    for run in runs:
-        if run is not None:
-            run.checkpoints.wait()
-    return state, best, diverged
+    return state, best
+
+
+class _Deferred:
+    """SIGINT / SIGTERM while training: remember the signal and stop at the end of the epoch,
+    after saving (a second SIGINT stops at once). Main thread only; elsewhere a no-op."""
+
+    signum = None
+
+    def __enter__(self):
+        self._old = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
+        print(f"\naejax: {signal.Signals(signum).name}: saving after this epoch (SIGINT again to stop at once)",
+              file=sys.stderr)
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        return False
 
 
 def _save(programs: Programs, ckpt: Checkpoints, state, best, loop: dict, i: int) -> None:
-    ckpt.save("latest", loop["epoch"], programs.member(state, i), loop)
-    if ckpt.latest_epoch("best") != loop["best_epoch"] and loop["best_epoch"] > 0:
+    """Run ``i``'s checkpoints: ``best`` first, so a ``latest`` always has its ``best_epoch`` saved."""
+    if loop["best_epoch"] > 0 and loop["best_epoch"] not in ckpt.epochs("best"):
         ckpt.save("best", loop["best_epoch"], programs.member(best, i), loop)
+    ckpt.save("latest", loop["epoch"], programs.member(state, i), loop)
 
 
 def _fetch(tree):

@@ -18,7 +18,7 @@ the training columns it adds to ``summary.json``:
 - ``code/dead_units``: code units that are 0 for every test column (dead ReLUs);
 - ``columns/rebuild_max_abs_error``: max |image rebuilt from its (centred)
   columns - original image| (float32 rounding of the centring, ~1e-7; the
-  uncentred round trip is exact, tests/test_seismic_data.py);
+  uncentred round trip is exact, tests/data/test_columns.py);
 - classifier accuracies on the test images (see :mod:`.classifier`):
   ``test/clf_acc_original`` (original images), ``test/clf_acc_columns``
   (rebuilt from the centred training columns: equal up to float rounding),
@@ -152,7 +152,7 @@ def run_outputs(*, cfg: Mapping, workdir: Path, ds, source, test_recon: np.ndarr
     """
     m = int(np.asarray(test_codes).reshape(len(test_codes), -1).shape[1])
     k = min(m, ds.train.x.shape[1])
-    xtr, xte = ds.train.x, ds.test.x
+    xte = ds.test.x
     shared = seed_cache(classifier_cache if classifier_cache is not None else {}, cfg, ds, source)
     pca_test = shared["pca"].reconstruct(xte, k)
     test_mse = float(np.mean((np.asarray(test_recon, np.float64) - xte) ** 2))

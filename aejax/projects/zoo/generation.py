@@ -28,7 +28,6 @@ def vae_config(latent_dim: int, **model) -> dict:
     """The dense Bernoulli VAE on ``binarized:mnist5k`` of Kingma & Welling (784-500-``latent_dim``,
     beta 1), Adam 1e-3, batch 128, 100 epochs; ``vae.iwae_k`` samples for the NLL; ``model``
     overrides model keys."""
-    import aejax.data.binarized  # noqa: F401  (registers binarized:SOURCE)
     from aejax.config import base_config
     cfg = base_config()
     cfg["data"]["name"] = "binarized:mnist5k"
