@@ -1,26 +1,27 @@
-"""Shared fixtures: small on-disk datasets and a helper to run the CLI in a subprocess."""
+"""Shared fixtures (the CLI in a subprocess, the data cache, a dataset) and the ``slow`` marker.
+
+Shared helper functions and constants are in helpers.py (``from helpers import ...``).
+"""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def run_cli(*args, cwd=None, env_extra=None, timeout=300):
-    """Run ``python -m aejax ARGS``; returns the CompletedProcess (text output)."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", **(env_extra or {}))
-    return subprocess.run([sys.executable, "-m", "aejax", *map(str, args)], cwd=cwd or ROOT,
-                          env=env, capture_output=True, text=True, timeout=timeout)
+from helpers import run_cli
 
 
 @pytest.fixture
 def cli():
+    """:func:`helpers.run_cli`, as a fixture."""
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def shapes_ds():
+    """The ``shapes`` source, 3000 images with their known factors (seed 0)."""
+    from aejax import data
+    return data.load("shapes", seed=0, options={"n": 3000})
 
 
 @pytest.fixture(autouse=True)

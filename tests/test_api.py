@@ -1,4 +1,5 @@
-"""A purely linear autoencoder learns PCA's subspace: a check of the whole pipeline.
+"""aejax.api: the whole pipeline (api.run) checked against a known answer: a purely linear
+autoencoder learns PCA's subspace.
 
 With a linear encoder and decoder and the MSE loss, every minimum of the
 autoencoder's loss has the decoder's columns spanning the top-k principal
@@ -11,13 +12,13 @@ what the encoder *does* -- the codes -- rather than its raw weights.)
 - ``test_linear_ae_learns_pca_fast``: the registry's ``DenseAE`` with linear
   activations, trained full-batch (10,000 Adam steps in one ``lax.scan``) on
   scikit-learn's 8x8 digits, k = 5: decoder within 0.5 degrees of PCA.
-- ``test_pipeline_linear_ae_matches_pca``: the same model through the runner
+- ``test_pipeline_linear_ae_matches_pca[4-...]``: the same model through the runner
   (data split, compiled epochs, checkpoints, the latent analysis) with
   minibatches, k = 4 (a wider eigen-gap, 1.5 vs 1.13 after the 5th
   eigenvalue, so it converges in 300 short epochs): decoder within 2
   degrees, saved test codes spanning the test split's PCA scores, test MSE
   equal to PCA's rank-k error.
-- ``test_pipeline_linear_ae_k5`` (slow): the pipeline with k = 5.
+- ``test_pipeline_linear_ae_matches_pca[5-...]`` (slow): the pipeline with k = 5.
 """
 from __future__ import annotations
 
@@ -92,14 +93,11 @@ def test_linear_ae_learns_pca_fast():
     assert float(final) == pytest.approx(spec.pca_reconstruction_mse(ds.train.x, ds.train.x, k), rel=1e-3)
 
 
-def test_pipeline_linear_ae_matches_pca(tmp_path):
+@pytest.mark.parametrize("k, epochs, batch, lr", [
+    (4, 300, 64, 0.005),
+    pytest.param(5, 1500, 128, 0.01, marks=pytest.mark.slow),
+])
+def test_pipeline_linear_ae_matches_pca(tmp_path, k, epochs, batch, lr):
     wd = tmp_path / "run"
-    api.run("mnist_dense", workdir=wd, overrides=_linear_overrides(4, 300, 64, 0.005))
-    _check_run(wd, 4, max_deg=2.0)
-
-
-@pytest.mark.slow
-def test_pipeline_linear_ae_k5(tmp_path):
-    wd = tmp_path / "run"
-    api.run("mnist_dense", workdir=wd, overrides=_linear_overrides(5, 1500, 128, 0.01))
-    _check_run(wd, 5, max_deg=2.0)
+    api.run("mnist_dense", workdir=wd, overrides=_linear_overrides(k, epochs, batch, lr))
+    _check_run(wd, k, max_deg=2.0)

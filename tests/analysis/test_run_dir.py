@@ -1,4 +1,5 @@
-"""Latent analysis of real run directories: spectrum files against numpy, ablation, figures, CLI.
+"""aejax.analysis.run_dir: latent analysis of real run directories: spectrum files against numpy,
+ablation, figures, CLI, and disentanglement scores against known factors.
 
 One small training run (the dense AE with a ReLU code on 512 mnist5k digits,
 2 epochs, as ``--quick``) is made once per module; the runner analyses it at
@@ -13,7 +14,7 @@ import pytest
 
 from aejax import api
 from aejax.analysis import run_dir
-from aejax.report import mdhtml
+from aejax.data import shapes
 from aejax.errors import UserError
 
 
@@ -150,8 +151,39 @@ def test_bad_inputs(tmp_path, cli):
     assert r.returncode == 2 and "not a run directory" in r.stderr
 
 
-def test_markdown_to_html():
-    h = mdhtml.to_html("# Title\n\nSome **bold** `x<y` *it*.\n\n- a\n- b\n\n| k | v |\n|---|---|\n| 1 | 2 |\n")
-    assert "<h2>Title</h2>" in h and "<b>bold</b>" in h and "<code>x&lt;y</code>" in h and "<i>it</i>" in h
-    assert "<ul><li>a</li><li>b</li></ul>" in h and "<th>k</th>" in h and "<td>2</td>" in h
-    assert "<ol><li>one</li><li>two</li></ol>" in mdhtml.to_html("1. one\n2. two\n")
+# ---- disentanglement against known factors (the ``shapes`` source) ---------------------
+# The oracles are disentanglement_lib's: the true factors used as the code score >= 0.9 on MIG,
+# SAP and DCI; an all-zeros code scores <= 0.2. Here they run on the real ``shapes`` factors,
+# through :func:`run_dir.disentanglement` (the function every analysed run with factors goes through).
+
+def test_disentanglement_oracles_on_shapes_factors(shapes_ds):
+    f = np.stack([shapes_ds.test.extras[k] for k in shapes.FACTORS], axis=1).astype(np.float64)  # [N, 5]
+    kinds = shapes_ds.meta["factor_kinds"]
+    truth = run_dir.disentanglement(f, f, list(shapes.FACTORS), kinds, np.random.default_rng(0))
+    for key in ("mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness"):
+        assert truth[key] >= 0.9, (key, truth[key])
+    zeros = run_dir.disentanglement(np.zeros_like(f), f, list(shapes.FACTORS), kinds,
+                                    np.random.default_rng(0))
+    for key in ("mig", "sap", "dci_disentanglement"):
+        assert zeros[key] <= 0.2, (key, zeros[key])
+    # A rotation of the true factors keeps the information but mixes the units.
+    q, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(5, 5)))
+    zs = (f - f.mean(0)) / f.std(0)
+    mixed = run_dir.disentanglement(zs @ q, f, list(shapes.FACTORS), kinds, np.random.default_rng(0))
+    assert mixed["mig"] < truth["mig"] - 0.4 and mixed["dci_disentanglement"] < truth["dci_disentanglement"]
+    json.dumps(truth)
+
+
+def test_analysis_scores_factors_of_a_run(tmp_path):
+    """A quick run on shapes gets analysis/disentanglement.json and the factor figure."""
+    wd = tmp_path / "run"
+    api.run("mnist_dense", workdir=wd, quick=True, overrides=[
+        "data.name=shapes", "data.options={\"n\": 1500}", "model.hidden=[64]", "model.latent_dim=6",
+        "train.progress=false"])
+    dis = json.loads((wd / "analysis" / "disentanglement.json").read_text())
+    assert dis["factors"] == list(shapes.FACTORS)
+    for key in ("mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness"):
+        assert 0.0 <= dis[key] <= 1.0
+    assert (wd / "figures" / "latent_factors.png").exists()
+    assert "MIG" in (wd / "analysis" / "summary.md").read_text() or "Disentanglement" in \
+        (wd / "analysis" / "summary.md").read_text()

@@ -68,7 +68,6 @@ def test_seed_analysis_files(swept):
 
 def test_subspace_agreement_is_rotation_invariant(swept):
     """Same codes up to a rotation agree perfectly; independent noise does not."""
-    from aejax.analysis import subspace
     rng = np.random.default_rng(0)
     z = rng.normal(size=(400, 6)) * np.array([5, 4, 3, 2, 1, 0.5])
     q, _ = np.linalg.qr(rng.normal(size=(6, 6)))

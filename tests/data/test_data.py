@@ -1,7 +1,4 @@
-"""Image sources and the documented, seed-deterministic split rule."""
-import gzip
-import struct
-
+"""aejax.data: the source registry and the documented, seed-deterministic split rule."""
 import numpy as np
 import pytest
 
@@ -32,77 +29,9 @@ def test_digits_and_limit():
     assert d.train.x.max() <= 1.0
 
 
-def _write_idx(path, arr, compress):
-    header = struct.pack(">BBBB", 0, 0, 8, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
-    raw = header + arr.astype(np.uint8).tobytes()
-    (gzip.open if compress else open)(path, "wb").write(raw)
-
-
-@pytest.fixture
-def idx_dir(tmp_path):
-    rng = np.random.default_rng(0)
-    for prefix, n, gz in (("train", 50, True), ("t10k", 20, False)):
-        suffix = ".gz" if gz else ""
-        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n, 28, 28)), gz)
-        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte{suffix}", rng.integers(0, 10, n), gz)
-    return tmp_path
-
-
-def test_idx_keeps_the_test_split_in_order(idx_dir):
-    d = data.load(f"idx:{idx_dir}", seed=3, val_fraction=0.2)
-    assert (len(d.train), len(d.val), len(d.test)) == (40, 10, 20)
-    raw = np.frombuffer(open(idx_dir / "t10k-images-idx3-ubyte", "rb").read()[16:], np.uint8)
-    np.testing.assert_allclose(d.test.x.ravel(), raw / 255.0, rtol=1e-6)
-
-
-def test_truncated_idx_names_the_file(idx_dir):
-    path = idx_dir / "t10k-images-idx3-ubyte"
-    path.write_bytes(path.read_bytes()[:500])
-    with pytest.raises(UserError, match="t10k-images-idx3-ubyte.*truncated"):
-        data.load(f"idx:{idx_dir}")
-
-
-def test_missing_idx_dir_names_offline_sources(tmp_path):
-    with pytest.raises(UserError, match="mnist5k"):
-        data.load(f"idx:{tmp_path / 'nope'}")
-
-
 def test_unknown_source_lists_the_known_ones():
     with pytest.raises(UserError, match="unknown data source.*mnist5k"):
         data.load("mnist6k")
-
-
-def test_tfds_unavailable_names_the_offline_sources(tmp_path):
-    pytest.importorskip("tensorflow_datasets")
-    with pytest.raises(UserError, match="mnist5k.*digits.*idx:"):
-        data.load("tfds:no_such_dataset_xyz", options={"data_dir": str(tmp_path)})
-
-
-def test_tfds_reads_a_prepared_array_record_dataset(tmp_path):
-    tfds = pytest.importorskip("tensorflow_datasets")
-
-    class TinyDigits(tfds.core.GeneratorBasedBuilder):
-        VERSION = tfds.core.Version("1.0.0")
-
-        def _info(self):
-            return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
-                # Tensor, not Image: encoding PNGs needs TensorFlow, which aejax does not.
-                "image": tfds.features.Tensor(shape=(8, 8, 1), dtype=np.uint8),
-                "label": tfds.features.ClassLabel(num_classes=3)}))
-
-        def _split_generators(self, dl_manager):
-            return {"train": self._generate_examples(30, 0), "test": self._generate_examples(10, 1)}
-
-        def _generate_examples(self, n, seed):
-            rng = np.random.default_rng(seed)
-            for i in range(n):
-                yield i, {"image": rng.integers(0, 256, (8, 8, 1), dtype=np.uint8), "label": i % 3}
-
-    TinyDigits(data_dir=str(tmp_path)).download_and_prepare(file_format="array_record")
-    d = data.load("tfds:tiny_digits", seed=0, options={"data_dir": str(tmp_path)})
-    assert d.test.x.shape == (10, 8, 8, 1) and len(d.train) + len(d.val) == 30
-    assert d.train.x.dtype == np.float32 and d.train.x.max() <= 1.0
-    assert list(d.test.y[:3]) == [0, 1, 2]
 
 
 def test_unknown_source_option_names_it():

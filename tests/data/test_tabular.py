@@ -1,4 +1,4 @@
-"""Tests for the tabular sources (csv:PATH, california_housing, bundled tables) and MinMax scaling."""
+"""aejax.data.tabular: the tabular sources (csv:PATH, california_housing, bundled tables) and MinMax scaling."""
 from __future__ import annotations
 
 import gzip
@@ -12,10 +12,7 @@ import aejax.data as data
 from aejax.data import tabular
 from aejax.data.tabular import MinMaxScaler, minmax_scale, write_csv
 from aejax.errors import UserError
-
-# The columns of Colab's sample_data/california_housing_{train,test}.csv (the seed's files).
-COLAB_COLUMNS = ["longitude", "latitude", "housing_median_age", "total_rooms", "total_bedrooms",
-                 "population", "households", "median_income", "median_house_value"]
+from helpers import COLAB_COLUMNS
 
 
 def _table(n: int, seed: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The seismic column experiment and the bottleneck finder (issue 3).
+"""aejax.projects.columns: the seismic column experiment and the bottleneck finder.
 
 End to end: ``aejax run seismic_columns --quick`` writes the run-directory
 contract and its figures; ``aejax sweep seismic_columns --quick`` writes
@@ -15,8 +15,9 @@ import json
 import numpy as np
 import pytest
 
-from aejax.projects.columns.recommend import analyse, recommend, stable, text_lines
 from aejax.errors import UserError
+from aejax.projects.columns.recommend import analyse, recommend, stable, text_lines
+from helpers import metrics_rows, run_cli
 
 CONTRACT = ["config.json", "metrics.jsonl", "summary.json", "checkpoints/latest", "checkpoints/best",
             "analysis/latents.npy", "analysis/examples.npz", "analysis/columns.npz", "analysis/columns.json",
@@ -31,7 +32,6 @@ SUMMARY_KEYS = ["params", "train_examples", "epochs_run", "best_epoch", "wall_s"
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     """``aejax run seismic_columns --quick`` at m = 8 (a configuration of the quick sweep)."""
-    from tests.conftest import run_cli
     d = tmp_path_factory.mktemp("run")
     out = run_cli("run", "seismic_columns", "--quick", "--workdir", d, "--set", "model.latent_dim=8")
     assert out.returncode == 0, out.stderr[-3000:]
@@ -41,7 +41,6 @@ def quick_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def quick_sweep(tmp_path_factory):
     """``aejax sweep seismic_columns --quick`` (m in {2, 8} x seeds {0, 1}, one program)."""
-    from tests.conftest import run_cli
     d = tmp_path_factory.mktemp("sweep")
     out = run_cli("sweep", "seismic_columns", "--quick", "--workdir", d)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -59,7 +58,7 @@ def test_quick_run_writes_the_contract_and_figures(quick_run):
     assert s["columns/rebuild_max_abs_error"] < 1e-6
     assert s["test/clf_acc_columns"] == s["test/clf_acc_original"]
     assert s["train/mse"] >= s["train/pca_mse"] * (1 - 1e-6)     # Eckart-Young: PCA is the floor
-    rows = [json.loads(line) for line in (quick_run / "metrics.jsonl").read_text().splitlines()]
+    rows = metrics_rows(quick_run)
     assert [r["epoch"] for r in rows] == [1, 2, 3]
 
 
@@ -67,7 +66,6 @@ def test_latent_analysis_reloads_the_column_model(quick_run):
     """The run-directory analysis rebuilds the run through the experiment's prepare_data (images ->
     columns): the model loads and its parts run, instead of a shape mismatch skipping them."""
     from aejax import api
-    from tests.conftest import run_cli
     out = run_cli("analyze", quick_run)
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr[-3000:]
     spectrum = json.loads((quick_run / "analysis" / "spectrum.json").read_text())
@@ -96,9 +94,8 @@ def test_quick_sweep_writes_table_recommendation_and_figures(quick_sweep):
 
 def test_grouped_sweep_run_equals_the_engine_run(quick_run, quick_sweep):
     """The sweep trains its 4 models in one program; each equals its own `aejax run`."""
-    run = [json.loads(line) for line in (quick_run / "metrics.jsonl").read_text().splitlines()]
-    grp = [json.loads(line) for line in
-           (quick_sweep / "model.latent_dim=8,seed=0" / "metrics.jsonl").read_text().splitlines()]
+    run = metrics_rows(quick_run)
+    grp = metrics_rows(quick_sweep / "model.latent_dim=8,seed=0")
     assert len(run) == len(grp)
     for a, b in zip(run, grp):
         assert a["step"] == b["step"]
@@ -251,8 +248,8 @@ def test_a_partly_finished_grid_retrains_only_its_missing_runs(quick_sweep, tmp_
         shutil.rmtree(d / name)
     api.sweep("seismic_columns", workdir=d, quick=True)
     for name in gone:
-        a = [json.loads(x) for x in (quick_sweep / name / "metrics.jsonl").read_text().splitlines()]
-        b = [json.loads(x) for x in (d / name / "metrics.jsonl").read_text().splitlines()]
+        a = metrics_rows(quick_sweep / name)
+        b = metrics_rows(d / name)
         assert [r["step"] for r in a] == [r["step"] for r in b]
         for x, y in zip(a, b):
             assert x["val/loss"] == pytest.approx(y["val/loss"], rel=1e-5), name

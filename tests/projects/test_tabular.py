@@ -1,4 +1,5 @@
-"""The tabular seed end to end: housing_deep --quick, features.csv, scaler.json, R² table, other sources."""
+"""aejax.projects.tabular: the tabular seed end to end: housing_deep --quick, features.csv, scaler.json,
+R² table, other sources, its sweep."""
 import csv
 import json
 
@@ -7,19 +8,16 @@ import pytest
 
 from aejax import data as data_lib
 from aejax import api
-from aejax.projects import tabular as tabular_run
 from aejax.data import tabular
 from aejax.errors import UserError
-
-FAST = ["train.progress=false", "analysis.enabled=false"]
-COLAB = ["longitude", "latitude", "housing_median_age", "total_rooms", "total_bedrooms", "population",
-         "households", "median_income", "median_house_value"]
+from aejax.projects import tabular as tabular_run
+from aejax.run import experiment, sweep
+from helpers import COLAB_COLUMNS, FAST, run_cli
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     """One `aejax run housing_deep --quick` through the CLI, shared by the tests below."""
-    from conftest import run_cli
     workdir = tmp_path_factory.mktemp("housing") / "run"
     out = run_cli("run", "housing_deep", "--quick", "--workdir", workdir, "--set", "train.progress=false",
                   env_extra={"AEJAX_CACHE": str(tmp_path_factory.getbasetemp() / "cache")})
@@ -84,16 +82,16 @@ def test_saved_scaler_transforms_new_data_like_the_run(quick_run):
 def test_colab_csv_files_and_validate_on_val(tmp_path):
     rng = np.random.default_rng(0)
     for name, n in (("california_housing_train.csv", 300), ("california_housing_test.csv", 60)):
-        rows = rng.uniform(0, 100, size=(n, len(COLAB)))
+        rows = rng.uniform(0, 100, size=(n, len(COLAB_COLUMNS)))
         rows[:, -1] = rows[:, :8] @ rng.uniform(size=8)  # a target the inputs explain
-        tabular.write_csv(tmp_path / name, COLAB, rows)
+        tabular.write_csv(tmp_path / name, COLAB_COLUMNS, rows)
     summary = api.run("housing_deep", workdir=tmp_path / "run", quick=True, overrides=FAST + [
         f"data.name=csv:{tmp_path / 'california_housing_train.csv'}", "tabular.validate_on=val"])
     assert summary["test_examples"] == 60  # the sibling _test.csv is the test split
     assert summary["train_examples"] + summary["val_examples"] == 300 and summary["validate_on"] == "val"
     header, splits, _ = tabular_run.read_features(tmp_path / "run" / "features.csv")
     assert header[-1] == "median_house_value" and set(splits) == {"train", "val", "test"}
-    assert json.loads((tmp_path / "run" / "scaler.json").read_text())["columns"] == COLAB[:-1]
+    assert json.loads((tmp_path / "run" / "scaler.json").read_text())["columns"] == COLAB_COLUMNS[:-1]
     with pytest.raises(UserError, match="tabular.validate_on"):
         api.run("housing_deep", workdir=tmp_path / "bad", quick=True, overrides=FAST + ["tabular.validate_on=all"])
 
@@ -119,3 +117,13 @@ def test_california_housing_offline_is_a_clear_error(tmp_path):
         api.run("housing_deep", workdir=tmp_path, quick=True, overrides=FAST + [
             "data.name=california_housing", f'data.options={{"download": false, "data_home": "{tmp_path}"}}'])
     assert "boston_housing" in str(e.value) and "california_housing_train.csv" in str(e.value)
+
+
+def test_housing_sweep_covers_the_seeds_hyperparameters():
+    configs = experiment.load("housing_deep").sweep()
+    assert len(configs) == 42  # 14 configurations x 3 seeds
+    for key in ("model.latent_dim", "model.hidden", "model.activation", "train.optimizer",
+                "train.learning_rate", "seed"):
+        assert len({json.dumps(c[key]) for c in configs}) > 1, key
+    assert {len(c["model.hidden"]) for c in configs} == {1, 2, 3}  # number of layers
+    assert len({sweep.run_name(c) for c in configs}) == 42

@@ -1,28 +1,20 @@
-"""The zoo's application pieces without training: binarised data, quantisation, baselines,
-anomaly splits / AUC, sequences, and each experiment's after_sweep on synthetic rows."""
-import json
+"""aejax.projects.zoo: the zoo's pieces without training (quantisation, baselines, anomaly splits /
+AUC, sequences, zoo types and code sizes, each experiment's after_sweep on synthetic rows), and
+`aejax sweep ae_zoo --quick` (one shard). The experiments' --quick runs: tests/test_cli.py."""
+import csv
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from aejax import data as data_lib
-from aejax.run import experiment as experiment_lib
-from aejax.projects.zoo import anomaly, compression, sequences, zoo
+from aejax import models
 from aejax.errors import UserError
-
-
-def test_binarized_source_thresholds_and_keeps_the_split():
-    import aejax.data.binarized  # noqa: F401
-    plain = data_lib.load("digits", seed=3)
-    binary = data_lib.load("binarized:digits", seed=3, options={"threshold": 0.5})
-    assert set(np.unique(binary.train.x).tolist()) <= {0.0, 1.0}
-    np.testing.assert_array_equal(binary.test.y, plain.test.y)
-    np.testing.assert_array_equal(binary.train.x, (plain.train.x > 0.5).astype(np.float32))
-    assert binary.meta["binarized"] == 0.5
-    with pytest.raises(UserError, match="threshold"):
-        data_lib.load("binarized:digits", options={"threshold": 2})
-    with pytest.raises(UserError, match="not an image source"):
-        data_lib.load("binarized:diabetes")
+from aejax.projects.zoo import anomaly, compression, sequences, zoo
+from aejax.run import experiment as experiment_lib
+from aejax.train.step import Task
 
 
 def test_quantize_error_is_at_most_half_a_level():
@@ -76,21 +68,43 @@ def test_zoo_type_errors():
     assert zoo.apply_type(cfg) == cfg
 
 
-def test_zoo_code_size_from_model_latent_dim():
-    """`--set model.latent_dim=8` trains 8 units (as zoo.latent_dim=8 does) or is refused naming the key."""
+@pytest.mark.parametrize("type_", list(zoo.TYPES))
+def test_every_zoo_type_builds_and_has_an_objective(type_):
+    cfg = zoo.apply_type({"zoo": zoo.zoo_section(type_, latent_dim=32), "model": {}, "data": {"noise_std": 0.0},
+                          "train": {}})
+    model = models.build(cfg["model"], (28, 28, 1))
+    task = Task(model, optax.adam(1e-3))
+    x = jnp.zeros((2, 28, 28, 1))
+    params = jax.eval_shape(model.init, jax.random.key(0), x)["params"]
+    loss, metrics = jax.eval_shape(lambda p: task.objective(p, x, x, jax.random.key(1), step=jnp.int32(0)), params)
+    code = jax.eval_shape(lambda p: model.apply({"params": p}, x, method="encode"), params)
+    assert loss.shape == (2,) and "mse" in metrics
+    assert int(np.prod(code.shape[1:])) == 32
+    assert (cfg["data"]["noise_std"] > 0) == (type_ == "denoising")
+
+
+def test_unknown_zoo_type_exits_2(tmp_path, cli):
+    out = cli("run", "ae_anomaly", "--quick", "--workdir", tmp_path, "--set", "zoo.type=gan")
+    assert out.returncode == 2 and "zoo.type" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_zoo_code_size_from_model_latent_dim(quick):
+    """`--set model.latent_dim=8` trains 8 units (as zoo.latent_dim=8 does) or is refused naming the key,
+    with and without --quick."""
     from aejax.run.resolve import resolve_config
     exp = experiment_lib.load("ae_zoo")
     for overrides in (["model.latent_dim=8"], ["zoo.latent_dim=8"], ["model.latent_dim=8", "zoo.latent_dim=8"]):
-        cfg = resolve_config(exp, overrides)
+        cfg = resolve_config(exp, overrides, quick=quick)
         assert cfg["model"]["latent_dim"] == 8 and cfg["zoo"]["latent_dim"] == 8, overrides
-    assert resolve_config(exp, ["model.latent_dim=8", "zoo.type=vae"])["model"] == \
+    assert resolve_config(exp, ["model.latent_dim=8", "zoo.type=vae"], quick=quick)["model"] == \
         {"name": "vae", "hidden": [256], "latent_dim": 8}
-    assert resolve_config(exp, []) == resolve_config(exp, ["model.latent_dim=32"])
+    assert resolve_config(exp, [], quick=quick) == resolve_config(exp, ["model.latent_dim=32"], quick=quick)
     for overrides, key in ((["model.latent_dim=8", "zoo.latent_dim=16"], "model.latent_dim=8 and zoo.latent_dim=16"),
                            (["model.latent_dim=8", "zoo.type=conv"], "model.latent_dim=8"),
                            (["model.hidden=[64]"], "model.hidden")):
         with pytest.raises(UserError, match=key):
-            resolve_config(exp, overrides)
+            resolve_config(exp, overrides, quick=quick)
 
 
 def test_seed_table_mean_and_std():
@@ -135,3 +149,18 @@ def test_after_sweep_writes_its_table_and_figures(experiment, tmp_path):
     assert md.startswith("# ") and md.count("\n|") >= 3  # title, header, rule and at least one row
     figs = list((tmp_path / "figures").glob("*.png"))
     assert figs, "no figure written"
+
+
+def test_ae_zoo_sweep_shard_names_each_type(tmp_path, cli):
+    """`aejax sweep ae_zoo --quick` (one shard of it) end to end: sweep.csv names each type."""
+    # shard 0/5 of the quick sweep: types dense and vae (every 5th of the ten)
+    out = cli("sweep", "ae_zoo", "--quick", "--workdir", tmp_path, "--shard", "0/5")
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = list(csv.DictReader(open(tmp_path / "sweep.csv")))
+    assert sorted(r["zoo.type"] for r in rows) == ["dense", "vae"]
+    assert {r["model_name"] for r in rows} == {"undercomplete", "vae"}
+    md = (tmp_path / "sweep.md").read_text()
+    assert "| dense |" in md and "| vae |" in md
+    for f in ("zoo_comparison", "zoo_reconstructions"):
+        assert (tmp_path / "figures" / f"{f}.png").exists(), f
+    assert "zoo_comparison" in (tmp_path / "report.html").read_text()

@@ -1,12 +1,12 @@
-"""Several runs in one program (vectorised seeds, grouped configurations): the one loop's policies.
+"""aejax.run.engine: the one loop for 1..N runs, driven through api.run / api.sweep.
 
-Each run of a group equals its own run (float tolerance), resumes from its own checkpoint after a
-kill, stops on its own (early stopping, divergence) while the others train on, and a diverged run
-makes the command exit 1.
+A single run resumes after a kill with the parameters of an uninterrupted one, stops on a non-finite
+loss (naming the epoch, keeping its checkpoints) or early. Several runs in one program (vectorised
+seeds, grouped configurations) each equal their own run (float tolerance), resume from their own
+checkpoint after a kill, and a diverged run makes the command exit 1 once the others have finished.
 """
 import json
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -14,18 +14,13 @@ import pytest
 from aejax import api
 from aejax.errors import TrainingDiverged
 from aejax.projects import tabular as tabular_run
-from aejax.run import builder, engine, experiment, resolve
-from aejax.run.rundir import RunDir
+from aejax.run import engine, experiment, resolve
+from aejax.run.rundir import RunDir, read_metrics
 from aejax.train import loop
-from aejax.train.programs import Group
-from aejax.train.step import init_state
-from test_sweep import FAST, mtimes, seeds_only_experiment
+from aejax.train.step import Trainer
+from helpers import FAST, SMALL, metrics_rows, mtimes, seeds_only_experiment, set_args
 
 RTOL, ATOL = 2e-4, 1e-5
-
-
-def _rows(run_dir):
-    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
 def test_vectorized_seeds_equal_sequential_runs_and_resume(tmp_path, monkeypatch):
@@ -47,7 +42,7 @@ def test_vectorized_seeds_equal_sequential_runs_and_resume(tmp_path, monkeypatch
                     "features.csv", "scaler.json", "figures/loss.png", "figures/r2.png", "report.html"):
             assert (b / rel).exists(), (name, rel)
         assert (a / "config.json").read_text() == (b / "config.json").read_text()
-        ra, rb = _rows(a), _rows(b)
+        ra, rb = metrics_rows(a), metrics_rows(b)
         assert [(r["epoch"], r["step"]) for r in ra] == [(r["epoch"], r["step"]) for r in rb]
         for x, y in zip(ra, rb):
             for k in ("train/loss", "val/loss", "val/mse"):
@@ -61,8 +56,8 @@ def test_vectorized_seeds_equal_sequential_runs_and_resume(tmp_path, monkeypatch
     # A vectorised run's checkpoint is an ordinary one.
     assert api.load_run(vec / names[1]).cfg["seed"] == 1
 
-    # Only the seed without summary.json trains again; a finished sweep trains nothing.
-    (vec / names[1] / "summary.json").unlink()
+    # Only the seed without its completion marker is finished again; a finished sweep trains nothing.
+    (vec / names[1] / ".aejax-complete").unlink()  # as if killed before its completion marker
     before = mtimes(vec)
     api.sweep(exp, workdir=vec, quick=True, overrides=FAST + ["sweep.vectorize_seeds=true"])
     assert groups == [[names[1]]]
@@ -105,13 +100,13 @@ def test_a_killed_group_resumes_from_its_last_checkpoint(tmp_path, monkeypatch, 
     restore()
     for n in names:
         assert not (tmp_path / "killed" / n / "summary.json").exists()
-        assert [r["epoch"] for r in _rows(tmp_path / "killed" / n)] == [1, 2]
+        assert [r["epoch"] for r in metrics_rows(tmp_path / "killed" / n)] == [1, 2]
     capsys.readouterr()
     api.sweep(exp, workdir=tmp_path / "killed", quick=True, overrides=sets)
     err = capsys.readouterr().err
     for n in names:
         assert f"{n} after epoch 2" in err  # resumed, not restarted
-        a, b = _rows(tmp_path / "whole" / n), _rows(tmp_path / "killed" / n)
+        a, b = metrics_rows(tmp_path / "whole" / n), metrics_rows(tmp_path / "killed" / n)
         assert [(r["epoch"], r["step"]) for r in a] == [(r["epoch"], r["step"]) for r in b] == \
             [(e, b[0]["step"] * e) for e in range(1, 5)]
         for x, y in zip(a, b):
@@ -127,12 +122,12 @@ def test_a_killed_group_resumes_from_its_last_checkpoint(tmp_path, monkeypatch, 
 def test_a_diverged_run_exits_1_in_every_case(tmp_path, cli, sets):
     exp = seeds_only_experiment(tmp_path, n_seeds=2)
     bad = ["train.learning_rate=1e30", "train.epochs=2"]
-    args = sum((["--set", s] for s in FAST + bad + sets), [])
+    args = set_args(FAST + bad + sets)
     out = cli("sweep", exp, "--quick", "--workdir", tmp_path / "s", *args)
     assert out.returncode == 1, out.stderr[-2000:]
     assert "the loss is not finite" in out.stderr and "Traceback" not in out.stderr
     assert (tmp_path / "s" / "sweep.csv").exists()  # the sweep's tables are still written
-    out = cli("run", exp, "--quick", "--workdir", tmp_path / "r", *sum((["--set", s] for s in FAST + bad), []))
+    out = cli("run", exp, "--quick", "--workdir", tmp_path / "r", *set_args(FAST + bad))
     assert out.returncode == 1 and "the loss is not finite" in out.stderr
 
 
@@ -140,106 +135,6 @@ def test_a_diverged_member_of_the_grouped_sweep_exits_1(tmp_path, cli):
     out = cli("sweep", "seismic_columns", "--quick", "--workdir", tmp_path, "--set", "train.learning_rate=1e30")
     assert out.returncode == 1, out.stderr[-2000:]
     assert "runs diverged" in out.stderr and "Traceback" not in out.stderr
-
-
-# ---- the programs and the loop, on the digits ---------------------------------------------
-
-def _digits_group(seeds, noise=0.2):
-    exp = experiment.load("mnist_dense")
-    sets = ["data.name=digits", "model.hidden=[16]", "model.latent_dim=4", f"data.noise_std={noise}",
-            "train.batch_size=128", "train.learning_rate=0.01", "train.progress=false"]
-    cfgs = [resolve.resolve_config(exp, sets + [f"seed={s}"]) for s in seeds]
-    datasets = [builder.load_data(c) for c in cfgs]
-    built = builder.build(cfgs[0], datasets[0].example_shape, len(datasets[0].train))
-    arrays = [builder.inputs(ds, c) for ds, c in zip(datasets, cfgs)]
-    stacked = {k: np.stack([a[k] for a in arrays]) for k in arrays[0]}
-    programs = Group([built.task], seeds, stacked, datasets[0].example_shape, batch_size=128, eval_batch_size=1000)
-    return built, programs, datasets, arrays, cfgs
-
-
-def test_group_epochs_with_denoising_keys_equal_the_trainer():
-    seeds = [3, 4]
-    built, programs, datasets, arrays, _ = _digits_group(seeds)
-    trainer = built.trainer
-    state, _ = programs.init()
-    seq = []
-    for s, seed in enumerate(seeds):
-        st, k = init_state(built.task, datasets[s].example_shape, seed)
-        np.testing.assert_array_equal(jax.random.key_data(k["data"]), jax.random.key_data(programs.keys["data"][s]))
-        seq.append((trainer.put_state(st), k, trainer.put(datasets[s].train.x)))
-    for epoch in (1, 2, 3):
-        state, metrics = programs.epoch(state, epoch, np.ones(2, bool))
-        val = programs.validate(state)
-        for s in range(2):
-            st, k, x = seq[s]
-            st, m = trainer.epoch(st, x, k["data"], k["step"], epoch)
-            seq[s] = (st, k, x)
-            assert float(m["loss"]) == pytest.approx(float(metrics["loss"][s]), rel=RTOL)
-            v = trainer.evaluate(st.params, arrays[s]["val_in"], arrays[s]["val"], k["eval"])
-            assert float(v["loss"]) == pytest.approx(float(val["loss"][s]), rel=RTOL)
-            jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL),
-                         st.params, programs.member(state, s).params)
-
-
-class _Files:
-    """In-memory run files: metrics rows and real checkpoints in a temporary folder."""
-
-    def __init__(self, path):
-        self.path, self.rows, self.rd = path, [], RunDir(path)
-        self.checkpoints = self.rd.checkpoints
-
-    def append_metrics(self, row):
-        self.rows.append(row)
-
-    def keep_metrics_through(self, epoch):
-        self.rows = [r for r in self.rows if r["epoch"] <= epoch]
-
-
-def _fit_with_fake_val(monkeypatch, tmp_path, fake: dict, epochs: int, patience: int = 0):
-    """Training runs for real; validation reports ``fake[epoch]`` (one loss per seed)."""
-    _, programs, _, _, _ = _digits_group([0, 1], noise=0.0)
-    epoch = [0]
-    real_epoch = programs.epoch
-
-    def counting_epoch(*a, **kw):
-        epoch[0] += 1
-        return real_epoch(*a, **kw)
-
-    monkeypatch.setattr(programs, "epoch", counting_epoch)
-    monkeypatch.setattr(programs, "validate", lambda state: {"loss": jnp.asarray(fake[epoch[0]])})
-    runs = [_Files(tmp_path / f"s{i}") for i in range(2)]
-    state, best = programs.init()
-    state, best, loops = loop.restore(programs, state, best, runs)
-    state, best, diverged = loop.fit(programs, state, best, loops, runs, epochs=epochs, patience=patience,
-                                     samples_per_epoch=1, progress=False)
-    for r in runs:
-        r.rd.close()
-    return programs, state, best, loops, diverged, runs
-
-
-def test_early_stopping_freezes_one_seed_and_the_other_trains_on(monkeypatch, tmp_path):
-    # Seed 0's validation loss rises after epoch 1, seed 1's keeps falling.
-    fake = {1: [1.0, 1.0], 2: [2.0, 0.5], 3: [3.0, 0.4], 4: [4.0, 0.3]}
-    programs, state, best, loops, _, runs = _fit_with_fake_val(monkeypatch, tmp_path, fake, 4, patience=1)
-    assert [len(r.rows) for r in runs] == [2, 4]
-    assert [lp["epoch"] for lp in loops] == [2, 4] and [lp["best_epoch"] for lp in loops] == [1, 4]
-    assert "early stopping" in loops[0]["stopped"]
-    steps = np.asarray(programs.steps(state))
-    assert steps[1] == 2 * steps[0]  # seed 0's state froze after epoch 2
-    # Best states: seed 0's from epoch 1 (a fresh copy, not the frozen state).
-    assert int(programs.member(best, 0).step) == steps[0] // 2 and int(programs.member(best, 1).step) == steps[1]
-    # Each stopped run saved its checkpoints when it stopped.
-    assert [r.checkpoints.latest_epoch() for r in runs] == [2, 4]
-    assert [r.checkpoints.latest_epoch("best") for r in runs] == [1, 4]
-
-
-def test_a_diverged_seed_stops_and_the_other_trains_on(monkeypatch, tmp_path, capsys):
-    fake = {1: [1.0, 1.0], 2: [np.nan, 0.5], 3: [0.1, 0.4]}  # seed 0's val/loss is NaN at epoch 2
-    _, _, _, loops, diverged, runs = _fit_with_fake_val(monkeypatch, tmp_path, fake, 3)
-    assert list(diverged) == [0] and "epoch 2: the loss is not finite" in diverged[0]
-    assert "latest: epoch 1" in diverged[0] and "aejax: " in capsys.readouterr().err
-    assert runs[0].rows[1]["val/loss"] is None and len(runs[0].rows) == 2 and runs[1].rows[2]["epoch"] == 3
-    assert runs[0].checkpoints.latest_epoch() == 1 and loops[1]["epoch"] == 3
 
 
 def test_engine_raises_after_finishing_the_others(monkeypatch, tmp_path):
@@ -256,4 +151,56 @@ def test_engine_raises_after_finishing_the_others(monkeypatch, tmp_path):
     monkeypatch.setattr(loop, "fit", one_diverges)
     with pytest.raises(TrainingDiverged, match="1 of 2 runs diverged"):
         engine.train(exp, cfgs, dirs)
-    assert dirs[0].is_finished() and not dirs[1].is_finished()
+    assert dirs[0].summary_path.exists() and not dirs[1].summary_path.exists()
+
+
+# ---- one run (api.run) ---------------------------------------------------------------------
+
+def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(tmp_path):
+    sets = SMALL + ["train.epochs=4"]
+    full = api.run("mnist_dense", workdir=tmp_path / "full", overrides=sets)
+    part = api.run("mnist_dense", workdir=tmp_path / "part", overrides=sets, stop_after_epoch=2)
+    assert part == {"stopped_after_epoch": 2}
+    assert len(read_metrics(tmp_path / "part" / "metrics.jsonl")) == 2
+    resumed = api.run("mnist_dense", workdir=tmp_path / "part", overrides=sets)
+    assert resumed["epochs_run"] == full["epochs_run"] == 4
+    assert resumed["test/mse"] == pytest.approx(full["test/mse"], rel=1e-6)
+    a = read_metrics(tmp_path / "full" / "metrics.jsonl")
+    b = read_metrics(tmp_path / "part" / "metrics.jsonl")
+    assert [r["epoch"] for r in b] == [1, 2, 3, 4]
+    for ra, rb in zip(a, b):
+        assert ra["train/loss"] == pytest.approx(rb["train/loss"], rel=1e-6)
+        assert ra["val/loss"] == pytest.approx(rb["val/loss"], rel=1e-6)
+    la = np.load(tmp_path / "full" / "analysis" / "latents.npy")
+    lb = np.load(tmp_path / "part" / "analysis" / "latents.npy")
+    np.testing.assert_allclose(la, lb, rtol=1e-5, atol=1e-6)
+
+
+def test_non_finite_loss_stops_naming_the_epoch_and_keeps_checkpoints(tmp_path, monkeypatch):
+    real_epoch = Trainer.epoch
+
+    def poisoned(self, state, x, data_key, step_key, epoch):
+        state, metrics = real_epoch(self, state, x, data_key, step_key, epoch)
+        if epoch == 3:
+            metrics = dict(metrics, loss=jnp.float32(jnp.nan))
+        return state, metrics
+
+    monkeypatch.setattr(Trainer, "epoch", poisoned)
+    sets = SMALL + ["train.epochs=5", "train.checkpoint_every_s=0.0"]
+    with pytest.raises(TrainingDiverged, match="epoch 3: the loss is not finite"):
+        api.run("mnist_dense", workdir=tmp_path, overrides=sets)
+    rows = read_metrics(tmp_path / "metrics.jsonl")
+    assert [r["epoch"] for r in rows] == [1, 2, 3] and rows[-1]["train/loss"] is None
+    # Epochs 1 and 2 were saved (and sealed); nothing of the diverged epoch 3.
+    assert sorted(p.name for p in (tmp_path / "checkpoints" / "latest").iterdir()) == ["1", "1.sha256", "2", "2.sha256"]
+
+
+def test_early_stopping(tmp_path):
+    # A learning rate this small cannot improve val/loss by much: patience 2 stops it.
+    sets = SMALL + ["train.epochs=50", "train.patience=2", "train.learning_rate=1e-9"]
+    summary = api.run("mnist_dense", workdir=tmp_path, overrides=sets)
+    assert summary["epochs_run"] < 50
+    assert summary["stopped"].startswith("early stopping")
+    assert summary["best_epoch"] == summary["epochs_run"] - 2
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert cfg["train"]["patience"] == 2

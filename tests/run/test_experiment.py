@@ -1,26 +1,10 @@
-"""The experiment protocol: named hooks checked at load time, --set never silently replaced."""
+"""aejax.run.experiment: the experiment protocol: named hooks checked at load time."""
 import pytest
 
 from aejax.errors import UserError
-from aejax.run import experiment, resolve
-
-GOOD = '''"""A test experiment."""
-from aejax.config import base_config
-
-
-def get_config():
-    return base_config()
-
-
-def _helper():
-    return 1
-'''
-
-
-def _write(tmp_path, text, name="exp.py"):
-    path = tmp_path / name
-    path.write_text(text)
-    return str(path)
+from aejax.run import experiment
+from helpers import MINIMAL_EXPERIMENT as GOOD
+from helpers import write_experiment as _write
 
 
 def test_every_experiment_loads_and_is_thin():
@@ -52,27 +36,3 @@ def test_without_get_config_is_an_error(tmp_path):
 def test_hooks_imported_from_a_project_count(tmp_path):
     text = GOOD + "from aejax.projects.tabular import prepare as prepare_data  # noqa: F401\n"
     assert experiment.load(_write(tmp_path, text)).prepare_data is not None
-
-
-def test_resolve_may_not_replace_a_value_given_with_set(tmp_path):
-    text = GOOD + '''
-
-def resolve(cfg):
-    cfg["model"]["latent_dim"] = 32
-    return cfg
-'''
-    exp = experiment.load(_write(tmp_path, text))
-    assert resolve.resolve_config(exp, [])["model"]["latent_dim"] == 32  # its own derivation is fine
-    assert resolve.resolve_config(exp, ["model.latent_dim=32"])["model"]["latent_dim"] == 32
-    with pytest.raises(UserError, match="--set model.latent_dim: experiment 'exp' sets model.latent_dim itself"):
-        resolve.resolve_config(exp, ["model.latent_dim=8"])
-
-
-def test_ae_zoo_latent_dim_is_trained_or_refused():
-    exp = experiment.load("ae_zoo")
-    try:
-        cfg = resolve.resolve_config(exp, ["model.latent_dim=8"], quick=True)
-    except UserError as e:
-        assert "model.latent_dim" in str(e)
-    else:
-        assert cfg["model"]["latent_dim"] == 8

@@ -1,5 +1,9 @@
-"""The training engine: one trace per step, resume, divergence, early stopping."""
-import json
+"""aejax.train.step: the Trainer (one trace per step, scanned or stepped epochs, data parallelism on
+several devices) and the optimizers (schedules, warmup, Keras' Adam)."""
+import os
+import subprocess
+import sys
+import textwrap
 
 import chex
 import jax
@@ -7,14 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from aejax import api, models
-from aejax.errors import UserError
-from aejax.run.rundir import read_metrics
-from aejax.errors import TrainingDiverged
+from aejax import models
 from aejax.train.step import Task, Trainer, init_state, make_optimizer, optimizer_from_config
-
-SMALL = ["data.name=digits", "model.hidden=[32]", "model.latent_dim=8", "train.batch_size=64",
-         "train.eval_batch_size=128", "train.progress=false", "analysis.enabled=false"]
 
 
 def _task(noise=0.0):
@@ -68,26 +66,6 @@ def test_epoch_and_step_are_traced_once(traced_once):
         trainer.evaluate(state.params, x[:10], x[:10], keys["eval"])
 
 
-def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(tmp_path):
-    sets = SMALL + ["train.epochs=4"]
-    full = api.run("mnist_dense", workdir=tmp_path / "full", overrides=sets)
-    part = api.run("mnist_dense", workdir=tmp_path / "part", overrides=sets, stop_after_epoch=2)
-    assert part == {"stopped_after_epoch": 2}
-    assert len(read_metrics(tmp_path / "part" / "metrics.jsonl")) == 2
-    resumed = api.run("mnist_dense", workdir=tmp_path / "part", overrides=sets)
-    assert resumed["epochs_run"] == full["epochs_run"] == 4
-    assert resumed["test/mse"] == pytest.approx(full["test/mse"], rel=1e-6)
-    a = read_metrics(tmp_path / "full" / "metrics.jsonl")
-    b = read_metrics(tmp_path / "part" / "metrics.jsonl")
-    assert [r["epoch"] for r in b] == [1, 2, 3, 4]
-    for ra, rb in zip(a, b):
-        assert ra["train/loss"] == pytest.approx(rb["train/loss"], rel=1e-6)
-        assert ra["val/loss"] == pytest.approx(rb["val/loss"], rel=1e-6)
-    la = np.load(tmp_path / "full" / "analysis" / "latents.npy")
-    lb = np.load(tmp_path / "part" / "analysis" / "latents.npy")
-    np.testing.assert_allclose(la, lb, rtol=1e-5, atol=1e-6)
-
-
 def test_cosine_schedule_decays_the_step_to_zero_over_the_run():
     """SGD makes the applied update -lr(t) * g: full rate at step 0, half at the middle, 0 at the end."""
     t = {"optimizer": "sgd", "learning_rate": 0.1, "lr_schedule": "cosine", "epochs": 2}
@@ -139,60 +117,41 @@ def test_adam_keras_adds_eps_to_the_uncorrected_root():
     np.testing.assert_allclose(a, b, rtol=1e-4)
 
 
-def test_resume_refuses_a_different_config(tmp_path):
-    api.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=1"])
-    with pytest.raises(UserError, match="different config.*train.learning_rate"):
-        api.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.learning_rate=0.1"])
+# ---- data parallelism ----------------------------------------------------------------------
+# Data parallelism on 4 emulated CPU devices gives the numbers of one device. XLA_FLAGS must be set
+# before jax is imported, so the check runs in a subprocess.
+
+PARALLEL_SCRIPT = textwrap.dedent("""
+    import jax, numpy as np
+    assert jax.device_count() == 4, jax.devices()
+    from aejax import models
+    from aejax.train.step import Task, Trainer, init_state, make_optimizer
+
+    model = models.build({"name": "dense", "hidden": [32], "latent_dim": 8}, (8, 8, 1))
+    task = Task(model, make_optimizer("adam", 1e-2), "mse", noise_std=0.1)
+    x_host = np.random.default_rng(0).uniform(size=(300, 8, 8, 1)).astype(np.float32)
+
+    def train(devices, strategy):
+        trainer = Trainer(task, batch_size=64, eval_batch_size=100, strategy=strategy, devices=devices)
+        state, keys = init_state(task, (8, 8, 1), 0)
+        state, x = trainer.put_state(state), trainer.put(x_host)
+        for epoch in (1, 2, 3):
+            state, metrics = trainer.epoch(state, x, keys["data"], keys["step"], epoch)
+        params = trainer.get_state(state).params
+        val = trainer.evaluate(params, x, x, keys["eval"])
+        return jax.device_get(params), float(metrics["loss"]), float(val["mse"])
+
+    one = train(jax.devices()[:1], "mesh")
+    for strategy in ("mesh", "pmap"):
+        many = train(jax.devices(), strategy)
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5), one[0], many[0])
+        np.testing.assert_allclose(one[1:], many[1:], rtol=1e-4)
+        print(strategy, "matches one device:", one[1:], many[1:])
+""")
 
 
-def test_resume_accepts_a_run_written_before_a_key_existed(tmp_path):
-    """A config.json without train.warmup_epochs (older aejax) resumes when the key keeps its
-    default (the behaviour it had then), and is refused when the new run sets it."""
-    api.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=1"])
-    cfg = json.loads((tmp_path / "config.json").read_text())
-    del cfg["train"]["warmup_epochs"]
-    (tmp_path / "config.json").write_text(json.dumps(cfg))
-    assert api.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=2"])["epochs_run"] == 2
-    (tmp_path / "config.json").write_text(json.dumps(cfg))  # the resumed run rewrote it with the key
-    with pytest.raises(UserError, match="different config.*train.warmup_epochs"):
-        api.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=3", "train.warmup_epochs=1"])
-
-
-def test_corrupt_checkpoint_is_a_clear_error_and_nothing_is_deleted(tmp_path):
-    api.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=1"])
-    latest = tmp_path / "checkpoints" / "latest" / "1" / "state"
-    for f in latest.rglob("*"):
-        if f.is_file() and f.stat().st_size > 0:
-            f.write_bytes(b"garbage")
-    with pytest.raises(UserError, match=r"checkpoints/latest/1: cannot restore"):
-        api.run("mnist_dense", workdir=tmp_path, overrides=SMALL + ["train.epochs=2"])
-    assert (tmp_path / "summary.json").exists() and (tmp_path / "metrics.jsonl").exists()
-
-
-def test_non_finite_loss_stops_naming_the_epoch_and_keeps_checkpoints(tmp_path, monkeypatch):
-    real_epoch = Trainer.epoch
-
-    def poisoned(self, state, x, data_key, step_key, epoch):
-        state, metrics = real_epoch(self, state, x, data_key, step_key, epoch)
-        if epoch == 3:
-            metrics = dict(metrics, loss=jnp.float32(jnp.nan))
-        return state, metrics
-
-    monkeypatch.setattr(Trainer, "epoch", poisoned)
-    sets = SMALL + ["train.epochs=5", "train.checkpoint_every_s=0.0"]
-    with pytest.raises(TrainingDiverged, match="epoch 3: the loss is not finite"):
-        api.run("mnist_dense", workdir=tmp_path, overrides=sets)
-    rows = read_metrics(tmp_path / "metrics.jsonl")
-    assert [r["epoch"] for r in rows] == [1, 2, 3] and rows[-1]["train/loss"] is None
-    assert sorted(p.name for p in (tmp_path / "checkpoints" / "latest").iterdir()) == ["2"]
-
-
-def test_early_stopping(tmp_path):
-    # A learning rate this small cannot improve val/loss by much: patience 2 stops it.
-    sets = SMALL + ["train.epochs=50", "train.patience=2", "train.learning_rate=1e-9"]
-    summary = api.run("mnist_dense", workdir=tmp_path, overrides=sets)
-    assert summary["epochs_run"] < 50
-    assert summary["stopped"].startswith("early stopping")
-    assert summary["best_epoch"] == summary["epochs_run"] - 2
-    cfg = json.loads((tmp_path / "config.json").read_text())
-    assert cfg["train"]["patience"] == 2
+def test_mesh_and_pmap_on_four_devices_match_one_device():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", PARALLEL_SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "mesh matches" in out.stdout and "pmap matches" in out.stdout
