@@ -75,7 +75,7 @@ from aejax.analysis import importance as imp
 from aejax.analysis import spectrum as spec
 from aejax.errors import UserError
 from aejax.run.builder import inputs, load_run
-from aejax.run.rundir import atomic_write
+from aejax.run.rundir import atomic_write, save_npy
 
 DEAD_REL = 1e-12          # a unit whose variance is <= DEAD_REL x the largest never changes
 ABLATION_BUDGET_S = 2.0   # modelled CPU-seconds the ablation may spend decoding
@@ -462,7 +462,7 @@ def _analyze(run_dir, *, model, untrained, ablation_budget_s, seed, strict, expe
             ctx = types.SimpleNamespace(ok=False, reason=f"model not loaded: {type(e).__name__}: {e}")
         if z is None:
             z = ctx.encode(ctx.run.params, ctx.x_in)
-            np.save(lat_path, z)
+            save_npy(lat_path, z)
         _lap(timing, "load_model", t0)
     use_model = ctx is not None and ctx.ok
 
@@ -479,7 +479,7 @@ def _analyze(run_dir, *, model, untrained, ablation_budget_s, seed, strict, expe
                 result[f"data_{key}"] = data[key]
     elif ctx is not None:
         result["model_analysis_skipped"] = ctx.reason
-    np.save(out_dir / "eigenvectors.npy", vecs)
+    save_npy(out_dir / "eigenvectors.npy", vecs)
     _lap(timing, "spectrum", t)
 
     importance = None

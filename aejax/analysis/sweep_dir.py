@@ -31,7 +31,7 @@ import numpy as np
 from aejax import config as config_lib
 from aejax.analysis import subspace
 from aejax.errors import UserError
-from aejax.run.rundir import atomic_write
+from aejax.run.rundir import atomic_write, save_figure
 
 K_VALUES = (1, 2, 3, 5, 8, 10, 15, 20, 30, 40, 50)
 SCALARS = ("modes_above_floor", "modes_above_mp", "modes_90", "modes_95", "modes_99",
@@ -253,7 +253,7 @@ def seed_figures(result: dict, out: Path) -> list[Path]:
     ax.grid(alpha=0.3, which="both")
     fig.subplots_adjust(left=0.11, right=0.97, bottom=0.12, top=0.91)
     p = out / "latent_spectra_seeds.png"
-    fig.savefig(p, dpi=110)
+    save_figure(fig, p, dpi=110)
     plt.close(fig)
     made.append(p)
     groups = [g for g in result["groups"] if g.get("agreement")]
@@ -280,7 +280,7 @@ def seed_figures(result: dict, out: Path) -> list[Path]:
         ax.grid(alpha=0.3, which="both")
         fig.subplots_adjust(left=0.11, right=0.97, bottom=0.12, top=0.91)
         p = out / "latent_subspace_seeds.png"
-        fig.savefig(p, dpi=110)
+        save_figure(fig, p, dpi=110)
         plt.close(fig)
         made.append(p)
     return made

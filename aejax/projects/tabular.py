@@ -42,6 +42,7 @@ import numpy as np
 
 from aejax.data import Dataset, Split
 from aejax.errors import UserError
+from aejax.run.rundir import atomic_path, atomic_write, save_figure
 
 VALIDATE_ON = ("test", "val")
 
@@ -111,7 +112,7 @@ def write_outputs(*, cfg, workdir, trainer, params, data: Dataset, arrays=None) 
     target = meta.get("target")
     scaler = {**meta["scaler"], "columns": list(meta.get("columns", [])), "target": target,
               "fitted_on": f"train split ({len(data.train)} rows, seed {cfg['seed']})"}
-    (workdir / "scaler.json").write_text(json.dumps(scaler, indent=2) + "\n")
+    atomic_write(workdir / "scaler.json", json.dumps(scaler, indent=2) + "\n")
 
     splits = _splits(data)
     codes = {name: np.asarray(trainer.predict(params, trainer.put(s.x), method="encode"))
@@ -147,7 +148,7 @@ def write_outputs(*, cfg, workdir, trainer, params, data: Dataset, arrays=None) 
         result["r2"] = []
         result["r2_note"] = "no regression target (no target column, or a class label)"
     (workdir / "analysis").mkdir(exist_ok=True)
-    (workdir / "analysis" / "tabular.json").write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write(workdir / "analysis" / "tabular.json", json.dumps(result, indent=2) + "\n")
     figures(workdir)
     return summary
 
@@ -158,7 +159,7 @@ def write_features(path: Path, codes: Mapping[str, np.ndarray], targets: Mapping
     has_y = target is not None and all(targets.get(n) is not None for n in codes)
     header = ["index", "split"] + [f"feature_{j}" for j in range(d)] + ([target] if has_y else [])
     index = 0
-    with open(path, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
         for name, c in codes.items():
@@ -253,7 +254,7 @@ def figures(run_dir) -> list[Path]:
                      f"{res['target']} ({src}; fitted on train, scored on each split)", fontsize=10)
         fig.tight_layout()
         p = out / "r2.png"
-        fig.savefig(p, dpi=120)
+        save_figure(fig, p, dpi=120)
         plt.close(fig)
         made.append(p)
 
@@ -271,7 +272,7 @@ def figures(run_dir) -> list[Path]:
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     p = out / "column_mae.png"
-    fig.savefig(p, dpi=120)
+    save_figure(fig, p, dpi=120)
     plt.close(fig)
     made.append(p)
 
@@ -289,7 +290,7 @@ def figures(run_dir) -> list[Path]:
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     p = out / "features.png"
-    fig.savefig(p, dpi=120)
+    save_figure(fig, p, dpi=120)
     plt.close(fig)
     made.append(p)
     return made

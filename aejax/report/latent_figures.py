@@ -23,13 +23,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from aejax.run.rundir import RunDir, read_json  # noqa: E402
+from aejax.run.rundir import RunDir, read_json, save_figure  # noqa: E402
 
 
 def _save(fig, path: Path, margins: dict | None = None) -> Path:
     # Fixed margins: tight_layout measures every tick label and costs seconds on 2 cores.
     fig.subplots_adjust(**{"left": 0.1, "right": 0.97, "bottom": 0.13, "top": 0.9, **(margins or {})})
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from aejax.models import code_images  # noqa: E402
-from aejax.run.rundir import RunDir, read_metrics  # noqa: E402
+from aejax.run.rundir import RunDir, read_metrics, save_figure  # noqa: E402
 from aejax.run.sweep import group_over_seeds, mean_std  # noqa: E402
 
 
@@ -45,7 +45,7 @@ def loss_curves(metrics: list[dict], path: Path, title: str, loss_name: str) -> 
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -67,7 +67,7 @@ def image_row(images: np.ndarray, path: Path, title: str, labels=None, cmap="gra
     if caption:
         fig.text(0.5, 0.01, caption, ha="center", fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -88,7 +88,7 @@ def image_grid(rows: list[tuple[str, np.ndarray, tuple | None]], path: Path, tit
                 ax.set_ylabel(label, fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -197,6 +197,6 @@ def metric_figure(sweep_dir: Path, configs: list[dict], rows: list[dict], metric
     out = Path(sweep_dir) / "figures"
     out.mkdir(exist_ok=True)
     path = out / name
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
     return path

@@ -18,6 +18,7 @@ written after the summary, analysis, figures and report.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import shutil
@@ -82,6 +83,41 @@ def atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path):
+    """A temporary path beside ``path`` (same suffix) to write to; renamed onto ``path`` when the
+    block ends without an error, removed otherwise."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_figure(fig, path: Path, **kw) -> Path:
+    """``fig.savefig(path, **kw)``, atomically."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, **kw)
+    return Path(path)
+
+
+def save_npy(path: Path, array) -> None:
+    """``np.save(path, array)``, atomically."""
+    with atomic_path(path) as tmp:
+        np.save(tmp, array)
+
+
+def save_npz(path: Path, **arrays) -> None:
+    """``np.savez(path, **arrays)``, atomically."""
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
 
 
 def read_json(path: Path) -> Any:
@@ -304,9 +340,8 @@ class RunDir:
     def write_examples(self, examples: Mapping[str, np.ndarray], codes: np.ndarray) -> None:
         """``analysis/examples.npz`` (what the figures show) and ``analysis/latents.npy``
         (the codes of the whole test split, flattened to [N, D])."""
-        self.analysis.mkdir(parents=True, exist_ok=True)
-        np.savez(self.analysis / "examples.npz", **examples)
-        np.save(self.analysis / "latents.npy", codes.reshape(len(codes), -1))
+        save_npz(self.analysis / "examples.npz", **examples)
+        save_npy(self.analysis / "latents.npy", codes.reshape(len(codes), -1))
 
     def examples(self) -> dict:
         with np.load(self.analysis / "examples.npz") as z:

@@ -44,6 +44,7 @@ import numpy as np
 from aejax.analysis.spectrum import pca_baseline, pca_reconstruction_mse
 from aejax.projects.columns import classifier as clf_lib
 from aejax.projects.columns.columns import to_images
+from aejax.run.rundir import atomic_write, save_npz
 
 
 def per_column_psnr(recon: np.ndarray, target: np.ndarray) -> float:
@@ -187,6 +188,6 @@ def run_outputs(*, cfg: Mapping, workdir: Path, ds, source, test_recon: np.ndarr
         arrays["labels"] = np.asarray(labels[show])
     adir = Path(workdir) / "analysis"
     adir.mkdir(parents=True, exist_ok=True)
-    np.savez(adir / "columns.npz", **arrays)
-    (adir / "columns.json").write_text(json.dumps({"test/mse": test_mse, **out}, indent=2) + "\n")
+    save_npz(adir / "columns.npz", **arrays)
+    atomic_write(adir / "columns.json", json.dumps({"test/mse": test_mse, **out}, indent=2) + "\n")
     return out

@@ -33,7 +33,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from aejax.run.rundir import read_metrics  # noqa: E402
+from aejax.run.rundir import read_metrics, save_figure  # noqa: E402
 
 
 def _label_text(labels, i: int, seismic: bool, indices=None) -> str:
@@ -80,7 +80,7 @@ def sanity_figure(arrays: Mapping, path: Path, source: str, max_err: float | Non
     _show(axes[2], rebuilt, f"rebuilt from its {w} columns\n{err}")
     fig.suptitle("Sanity check: an image and the same image rebuilt from its columns", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -117,7 +117,7 @@ def mosaic_figure(rows: Sequence[tuple[str, np.ndarray]], path: Path, title: str
         spine.set_visible(False)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -158,7 +158,7 @@ def loss_figure(metrics: Sequence[Mapping], summary: Mapping, path: Path, m: int
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -243,7 +243,7 @@ def error_figure(rows: Sequence[Mapping], path: Path, n_seeds: int) -> None:
     a2.grid(alpha=0.3, which="both")
     a2.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -274,7 +274,7 @@ def classifier_figure(rows: Sequence[Mapping], path: Path, recommended: int | No
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+from aejax.run.rundir import atomic_write
 
 GRID_MS = (1, 2, 4, 8, 16, 32, 101)
 
@@ -151,9 +152,9 @@ def summarize_sweep(sweep_dir: Path, rows: Sequence[Mapping]) -> dict:
     cfg = json.loads((sweep_dir / rows[0]["run"] / "config.json").read_text())
     tol = float(cfg.get("classifier", {}).get("tolerance_pp", 2.0))
     a = analyse(rows, tol)
-    (sweep_dir / "bottleneck.json").write_text(json.dumps(_jsonable(a), indent=2) + "\n")
+    atomic_write(sweep_dir / "bottleneck.json", json.dumps(_jsonable(a), indent=2) + "\n")
     md = sweep_dir / "sweep.md"
-    md.write_text(md.read_text().rstrip("\n") + "\n" + "\n".join(text_lines(a, len(rows))) + "\n")
+    atomic_write(md, md.read_text().rstrip("\n") + "\n" + "\n".join(text_lines(a, len(rows))) + "\n")
 
     fig_dir = sweep_dir / "figures"
     fig_dir.mkdir(exist_ok=True)

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from aejax.projects.latent import compare
+from aejax.run.rundir import atomic_write, save_figure
 
 #: The comparison models ``compare`` may name, in the order the answer lists them.
 COMPARE = ("linear_code", "beta_vae", "vae")
@@ -181,7 +182,7 @@ def write_answer(workdir: Path, variants: dict) -> Path:
               "3. If units must mean something, make the objective prefer it: a beta-VAE's active units, "
               "or sparsity; then check with MIG / SAP / DCI on data with known factors.", ""]
     path = workdir / "analysis" / "answer.md"
-    path.write_text("\n".join(lines))
+    atomic_write(path, "\n".join(lines))
     _compare_figure(workdir, main, others)
     return path
 
@@ -255,6 +256,6 @@ def _compare_figure(workdir: Path, main: dict, others: dict) -> Path:
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.91, wspace=0.25)
     path = workdir / "figures" / "latent_compare.png"
     path.parent.mkdir(exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from aejax.projects.latent import compare
+from aejax.run.rundir import atomic_write, save_figure
 
 #: The comparison models ``compare`` may name.
 COMPARE = ("vae", "beta_vae", "ae_code5")
@@ -87,7 +88,7 @@ def write_comparison(workdir: Path, runs: dict, missing: list) -> dict:
                      f"a few hundredths are within seed-to-seed spread (Locatello et al. 2019).")
     if missing:
         lines.append(f"Not trained (model not available in this checkout): {', '.join(missing)}.")
-    (workdir / "analysis" / "disentanglement.md").write_text("\n".join(lines) + "\n")
+    atomic_write(workdir / "analysis" / "disentanglement.md", "\n".join(lines) + "\n")
     _figure(workdir, rows, refs)
     return rows
 
@@ -121,6 +122,6 @@ def _figure(workdir: Path, rows: dict, refs: dict) -> Path:
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.2, top=0.91)
     path = workdir / "figures" / "disentanglement_compare.png"
     path.parent.mkdir(exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from aejax.errors import UserError
+from aejax.run.rundir import atomic_write, save_npz
 
 
 def anomaly_section(classes=(0,)) -> dict:
@@ -73,12 +74,12 @@ def anomaly_after_training(*, cfg, workdir, trainer, params, data, arrays, figur
     fpr, tpr, auc = roc(is_anom, score)
     out_dir = Path(workdir) / "analysis"
     out_dir.mkdir(exist_ok=True)
-    np.savez(out_dir / "anomaly.npz", score=score.astype(np.float32), is_anomaly=is_anom,
+    save_npz(out_dir / "anomaly.npz", score=score.astype(np.float32), is_anomaly=is_anom,
              labels=np.asarray(data.test.y), fpr=fpr, tpr=tpr)
     numbers = {"test/roc_auc": auc, "test/score_normal": float(score[~is_anom].mean()),
                "test/score_anomaly": float(score[is_anom].mean()),
                "test/anomaly_fraction": float(is_anom.mean()), "anomaly_classes": classes}
-    (out_dir / "anomaly.json").write_text(json.dumps(numbers, indent=2) + "\n")
+    atomic_write(out_dir / "anomaly.json", json.dumps(numbers, indent=2) + "\n")
     if figures:
         anomaly_figures(workdir)
     return {k: v for k, v in numbers.items() if not isinstance(v, list)}
@@ -115,7 +116,7 @@ def anomaly_after_sweep(*, sweep_dir, configs, rows, group: str, title: str) -> 
                ("test/mse", "test MSE (all)"), ("epochs_run", "epochs")]
     notes = ["ROC AUC of the reconstruction error (MSE per example) for 'is an anomaly' on the test "
              "split; the anomaly classes are never seen in training. Mean ± std over seeds (n runs)."]
-    (sweep_dir / "sweep.md").write_text(seed_table(rows, group, metrics, title, notes))
+    atomic_write(sweep_dir / "sweep.md", seed_table(rows, group, metrics, title, notes))
     stats = group_stats(rows, group, "test/roc_auc")
     if not stats:
         return

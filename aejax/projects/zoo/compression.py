@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from aejax.run.rundir import atomic_write
 
 BITS = (1, 2, 3, 4, 6, 8)
 
@@ -71,7 +72,7 @@ def compression_after_training(*, cfg, workdir, trainer, params, data, arrays, b
                "ae_mse": ae, "pca_mse": pca, "pca_components": int(k)}
     out_dir = Path(workdir) / "analysis"
     out_dir.mkdir(exist_ok=True)
-    (out_dir / "compression.json").write_text(json.dumps(numbers, indent=2) + "\n")
+    atomic_write(out_dir / "compression.json", json.dumps(numbers, indent=2) + "\n")
     if figures:
         compression_figure(workdir)
     summary = {"code_dim": int(d), "bits_per_image_8bit": int(8 * d),
@@ -109,7 +110,7 @@ def compression_after_sweep(*, sweep_dir, configs, rows, bits=BITS) -> None:
     notes = ["Test MSE of the decoded code against the clean image, for float32 codes and codes quantised "
              "to b bits per value; PCA with as many components as the code is the baseline. "
              "Mean ± std over seeds (n runs)."]
-    (sweep_dir / "sweep.md").write_text(seed_table(rows, group, metrics, "Compression: error against code size "
+    atomic_write(sweep_dir / "sweep.md", seed_table(rows, group, metrics, "Compression: error against code size "
                                                    "and bits per code value", notes))
     sizes = sorted({int(r[group]) for r in rows if group in r})
     if not sizes:

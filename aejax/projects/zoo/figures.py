@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from aejax.run.rundir import save_figure  # noqa: E402
 
 
 def _wrap(title: str, fig=None, width: int = 80) -> str:
@@ -28,7 +29,7 @@ def _save(fig, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
     return path
 
@@ -110,7 +111,7 @@ def image_grid(images: np.ndarray, path: Path, *, title: str, row_labels: Sequen
     if ylabel:
         fig.text(0.005, 0.5, ylabel, va="center", rotation=90, fontsize=8)
     fig.tight_layout(rect=(0.02 if ylabel else 0, 0.02 if xlabel else 0, 1, 1))
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
     return Path(path)
 

@@ -22,6 +22,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from aejax.run.rundir import atomic_write, save_npz
 
 
 def vae_config(latent_dim: int, **model) -> dict:
@@ -95,7 +96,7 @@ def vae_artifacts(*, cfg, workdir, trainer, params, data, arrays, k_iw: int = 10
 
     out_dir = workdir / "analysis"
     out_dir.mkdir(exist_ok=True)
-    np.savez(out_dir / "generation.npz", samples=samples, traversals=traversals,
+    save_npz(out_dir / "generation.npz", samples=samples, traversals=traversals,
              traversal_units=units.astype(np.int32), traversal_values=values, traversal_base=x[0],
              manifold=manifold, manifold_grid=grid, manifold_units=np.asarray(pair, np.int32), mu=mu,
              labels=(np.asarray(data.test.y) if data.test.y is not None else np.zeros(len(x), np.int32)),
@@ -104,7 +105,7 @@ def vae_artifacts(*, cfg, workdir, trainer, params, data, arrays, k_iw: int = 10
                "iwae_k": int(k_iw), "test/active_units": au["count"], "latent_dim": int(d),
                "unit_variance": [round(float(v), 5) for v in au["variance"]],
                "active_mask": [bool(m) for m in au["mask"]]}
-    (out_dir / "vae.json").write_text(json.dumps(numbers, indent=2) + "\n")
+    atomic_write(out_dir / "vae.json", json.dumps(numbers, indent=2) + "\n")
     if figures:
         vae_figures(workdir)
     return {k: v for k, v in numbers.items() if not isinstance(v, list)}

@@ -27,6 +27,7 @@ import numpy as np
 
 from aejax.data.columns import columns_to_images, images_to_columns
 from aejax.errors import UserError
+from aejax.run.rundir import atomic_write, save_npz
 
 
 def seq_section(view: str = "columns", stride: int = 1) -> dict:
@@ -104,8 +105,8 @@ def sequence_after_training(*, cfg, workdir, trainer, params, data, arrays, figu
         arrays_out.update(image_x=columns_to_images(x_te[:width], width)[0],
                           image_model=columns_to_images(recon[:width], width)[0],
                           image_pca=columns_to_images(base["pca"][:width], width)[0])
-    np.savez(out_dir / "sequences.npz", **arrays_out)
-    (out_dir / "sequences.json").write_text(json.dumps(numbers, indent=2) + "\n")
+    save_npz(out_dir / "sequences.npz", **arrays_out)
+    atomic_write(out_dir / "sequences.json", json.dumps(numbers, indent=2) + "\n")
     if figures:
         sequence_figures(workdir)
     return numbers
@@ -158,7 +159,7 @@ def sequence_after_sweep(*, sweep_dir, configs, rows, title: str) -> None:
                ("margin_vs_pca", "margin vs PCA"), ("pca_components", "code / PCA size"),
                ("train_examples", "train sequences"), ("epochs_run", "epochs")]
     notes = ["Test MSE per sample; margin = 1 - MSE_LSTM / MSE_baseline. Mean ± std over seeds (n runs)."]
-    (sweep_dir / "sweep.md").write_text(seed_table(rows, "method", metrics, title, notes))
+    atomic_write(sweep_dir / "sweep.md", seed_table(rows, "method", metrics, title, notes))
     stats = {"LSTM AE": group_stats(rows, "method", "test/mse_model").get("all"),
              "PCA (same size)": group_stats(rows, "method", "test/mse_pca").get("all"),
              "mean trace": group_stats(rows, "method", "test/mse_mean_trace").get("all")}

@@ -14,6 +14,7 @@ from typing import Mapping
 import numpy as np
 
 from aejax.errors import UserError
+from aejax.run.rundir import atomic_write
 
 VARIANTS = {
     "plain": {"latent_activation": "relu", "l1": 0.0, "kl": 0.0},
@@ -48,7 +49,7 @@ def sparse_after_sweep(*, sweep_dir, configs, rows) -> None:
     sweep_dir = Path(sweep_dir)
     notes = ["Mean code activation = mean over test images and code units (the Keras blog's 7.30 plain vs "
              "3.33 sparse). Mean ± std over seeds (n runs)."]
-    (sweep_dir / "sweep.md").write_text(seed_table(rows, "sparse.variant", METRICS,
+    atomic_write(sweep_dir / "sweep.md", seed_table(rows, "sparse.variant", METRICS,
                                                    "Sparse autoencoders against plain ones", notes))
     act = group_stats(rows, "sparse.variant", "test/code_mean")
     mse = group_stats(rows, "sparse.variant", "test/mse")

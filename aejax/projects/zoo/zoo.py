@@ -35,6 +35,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from aejax.errors import UserError
+from aejax.run.rundir import atomic_write, save_npy
 
 
 def _dense(d):
@@ -152,7 +153,7 @@ def zoo_metrics(*, cfg, workdir, trainer, params, data, arrays, **_) -> dict:
     recon = np.asarray(trainer.predict(params, arrays["test_in"]))
     err = np.square(recon - x).reshape(n, -1).mean(axis=1)                     # [N]
     codes = np.asarray(trainer.predict(params, arrays["test_in"], method="encode")).reshape(n, -1)
-    np.save(Path(workdir) / "analysis" / "recon_errors.npy", err.astype(np.float32))
+    save_npy(Path(workdir) / "analysis" / "recon_errors.npy", err.astype(np.float32))
     out = {
         "zoo_type": (cfg.get("zoo") or {}).get("type", "custom"),
         "model_name": cfg["model"]["name"],
@@ -223,7 +224,7 @@ def zoo_after_sweep(*, sweep_dir, configs, rows) -> None:
     notes = ["Same data, same budget: each metric is mean ± std over seeds (n runs). test recon MSE: "
              "model(x) against the clean test image (denoising: from the noisy input); -ELBO / IW NLL: "
              "VAEs only, nats per image (sum over pixels)."]
-    (sweep_dir / "sweep.md").write_text(seed_table(rows, "zoo.type", ZOO_METRICS,
+    atomic_write(sweep_dir / "sweep.md", seed_table(rows, "zoo.type", ZOO_METRICS,
                                                    f"Autoencoder zoo: {len(rows)} of {len(configs)} runs",
                                                    notes))
     stats = group_stats(rows, "zoo.type", "test/recon_mse")
@@ -250,7 +251,7 @@ def denoising_after_sweep(*, sweep_dir, configs, rows) -> None:
     sweep_dir = Path(sweep_dir)
     notes = ["PSNR (dB, mean over test images) of the noisy input and of the model's output, both against "
              "the clean image (n = runs per type)."]
-    (sweep_dir / "sweep.md").write_text(seed_table(rows, "zoo.type", DENOISING_METRICS,
+    atomic_write(sweep_dir / "sweep.md", seed_table(rows, "zoo.type", DENOISING_METRICS,
                                                    "Denoising with every autoencoder type", notes))
     stats = group_stats(rows, "zoo.type", "test/recon_psnr")
     noisy = group_stats(rows, "zoo.type", "test/psnr_noisy")
