@@ -47,10 +47,12 @@ def figures(run_dir) -> list[Path]:
 
 
 def train(cfg: Mapping, workdir, exp: experiment_lib.Experiment | None = None, *,
-          t_start: float | None = None, stop_after_epoch: int | None = None) -> dict:
-    """The standard pipeline on an already prepared run directory: train, then :func:`finish`."""
+          t_start: float | None = None, stop_after_epoch: int | None = None, data=None) -> dict:
+    """The standard pipeline on an already prepared run directory: train, then :func:`finish`
+    (``data``: the run's dataset when already loaded)."""
     return engine.train(exp, [cfg], [RunDir(workdir)], finish=finish, t_start=t_start,
-                        stop_after_epoch=stop_after_epoch)[0]
+                        stop_after_epoch=stop_after_epoch,
+                        datasets=None if data is None else {int(cfg["seed"]): data})[0]
 
 
 def run(experiment, *, workdir: str | os.PathLike | None = None, overrides: Iterable[str] = (),
@@ -65,20 +67,24 @@ def run(experiment, *, workdir: str | os.PathLike | None = None, overrides: Iter
     cfg = resolve_config(exp, overrides, quick)
     workdir = Path(workdir) if workdir else default_workdir(exp.name, cfg)
     rd = RunDir(workdir)
-    if overwrite and rd.path.exists():
-        rd.check()
-        load_data(cfg, exp)  # the data must load before anything is deleted
+    rd.check(None if overwrite else cfg)
+    if not overwrite and rd.is_finished() and rd.config()["train"]["epochs"] == cfg["train"]["epochs"]:
+        print(f"aejax: {workdir}: already finished with this config; nothing to do (its summary below; "
+              "--overwrite retrains it)", file=sys.stderr)
+        return rd.summary()
+    data = None
+    if exp.run is None:  # the data must load before anything is written or deleted
+        data = load_data(cfg, exp)
+        if len(data.train) < cfg["train"]["batch_size"]:
+            raise UserError(f"train.batch_size={cfg['train']['batch_size']} is larger than the "
+                            f"{len(data.train)} training examples; lower it")
     rd.prepare(cfg, overwrite)
     try:
-        if rd.is_finished():
-            print(f"aejax: {workdir}: already finished with this config; nothing to do (its summary "
-                  "below; --overwrite retrains it)", file=sys.stderr)
-            return rd.summary()
         if exp.run is not None:  # experiments with their own pipeline (e.g. several models)
             summary = exp.run(cfg, workdir)
             rd.mark_complete()
             return summary
-        return train(cfg, workdir, exp, t_start=t_start, stop_after_epoch=stop_after_epoch)
+        return train(cfg, workdir, exp, t_start=t_start, stop_after_epoch=stop_after_epoch, data=data)
     finally:
         rd.release()
 

@@ -35,13 +35,14 @@ def group_key(cfg: Mapping, keys: Sequence[str]) -> str:
 
 def train(exp: Experiment | None, cfgs: Sequence[Mapping], run_dirs: Sequence[RunDir], *,
           finish: Finish | None = None, t_start: float | None = None,
-          stop_after_epoch: int | None = None) -> list[dict]:
+          stop_after_epoch: int | None = None, datasets: Mapping | None = None) -> list[dict]:
     """Train (or resume) the runs ``cfgs`` in their prepared ``run_dirs``; returns their summaries.
 
     Every run that completes gets summary.json, analysis/examples.npz and latents.npy, the
     experiment's ``after_training`` outputs, then ``finish(run_dir, cfg)`` (analysis, figures,
     report). A diverged run is reported and gets no summary; the others finish; then
-    :class:`~aejax.train.loop.TrainingDiverged` names every diverged run.
+    :class:`~aejax.errors.TrainingDiverged` names every diverged run. ``datasets``: {seed:
+    dataset} already loaded by the caller (the others are loaded here).
     """
     t_start = time.perf_counter() if t_start is None else t_start
     cfgs, run_dirs = list(cfgs), list(run_dirs)
@@ -50,9 +51,10 @@ def train(exp: Experiment | None, cfgs: Sequence[Mapping], run_dirs: Sequence[Ru
         raise UserError(f"runs trained in one program may differ only in {', '.join(keys)}")
     t = cfgs[0]["train"]
     seeds = sorted({int(c["seed"]) for c in cfgs})
-    datasets = {}
+    datasets = dict(datasets or {})  # {seed: dataset} the caller already loaded
     for s in seeds:
-        datasets[s] = builder.load_data(next(c for c in cfgs if int(c["seed"]) == s), exp)
+        if s not in datasets:
+            datasets[s] = builder.load_data(next(c for c in cfgs if int(c["seed"]) == s), exp)
     sizes = {s: tuple(len(getattr(ds, k)) for k in ("train", "val", "test")) for s, ds in datasets.items()}
     if len(set(sizes.values())) > 1:
         raise UserError(f"seeds {seeds}: their splits differ in size ({sizes}); train them one by one")

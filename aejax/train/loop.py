@@ -8,10 +8,11 @@ Per run ("member"), every case gets the same rules:
 - evaluation on the validation split after every epoch;
 - early stopping after ``patience`` epochs without a strict improvement of
   ``val/loss`` (0: never); the best state is the one of the lowest ``val/loss``;
-- divergence: a non-finite train or val loss stops that run (its metrics row is
-  written, its last good checkpoints kept) and is reported; the others go on;
+- divergence: a non-finite train or val loss stops that run (its metrics row is written, the
+  last good epoch's state saved if no checkpoint holds it yet) and is reported; the others go on;
 - checkpoints: ``latest`` and ``best`` after the first epoch, then at most every
-  ``checkpoint_every_s`` seconds, when a run stops and at the end;
+  ``checkpoint_every_s`` seconds, when a run stops, at the end, on divergence (the last good
+  epoch) and on SIGTERM / SIGINT (after finishing the epoch, then :class:`Interrupted`);
 - ``metrics.jsonl``: one row appended per run and epoch, as it happens;
 - resume: every run restores its own ``latest`` / ``best`` checkpoint and goes on
   from its own epoch (a run ahead of the others waits for them).
@@ -28,6 +29,8 @@ import threading
 import time
 from typing import Any, Protocol, Sequence
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from aejax.errors import Interrupted
@@ -149,10 +152,10 @@ def fit(programs: Programs, state, best, loops: list[dict], runs: Sequence[RunFi
     diverged: dict[int, str] = {}
     active = np.array([not lp["stopped"] for lp in loops])
     start = min([lp["epoch"] for lp, a in zip(loops, active) if a], default=epochs) + 1
-    saved_once = np.array([lp["epoch"] > 0 for lp in loops])
+    saved = np.array([lp["epoch"] for lp in loops])  # the epoch of each run's newest checkpoint
     bar = _progress(progress, start, epochs)
     with _Deferred() as signals:
-        state, best = _epochs(programs, state, best, loops, runs, diverged, active, saved_once, bar, signals,
+        state, best = _epochs(programs, state, best, loops, runs, diverged, active, saved, bar, signals,
                               start=start, epochs=epochs, patience=patience, samples_per_epoch=samples_per_epoch,
                               checkpoint_every_s=checkpoint_every_s, stop_after_epoch=stop_after_epoch)
     if bar:
@@ -168,7 +171,7 @@ def fit(programs: Programs, state, best, loops: list[dict], runs: Sequence[RunFi
     return state, best, diverged
 
 
-def _epochs(programs, state, best, loops, runs, diverged, active, saved_once, bar, signals, *, start, epochs,
+def _epochs(programs, state, best, loops, runs, diverged, active, saved, bar, signals, *, start, epochs,
             patience, samples_per_epoch, checkpoint_every_s, stop_after_epoch):
     n = programs.n
     last_save = time.perf_counter()
@@ -178,6 +181,9 @@ def _epochs(programs, state, best, loops, runs, diverged, active, saved_once, ba
         if not active.any():
             break
         t0 = time.perf_counter()
+        # The state before this epoch, while some run's is not in a checkpoint: saved if it diverges.
+        prev = jax.tree.map(jnp.copy, state) if any(loops[i]["epoch"] > saved[i] for i in np.flatnonzero(now)) \
+            else None
         state, train_m = programs.epoch(state, epoch, now)
         val_m = programs.validate(state)
         train_m, val_m, steps = _fetch((train_m, val_m, programs.steps(state)))  # the epoch's one sync
@@ -192,6 +198,9 @@ def _epochs(programs, state, best, loops, runs, diverged, active, saved_once, ba
             runs[i].append_metrics(row)
             if outcome == "diverged":
                 ckpt = runs[i].checkpoints
+                if prev is not None and loops[i]["epoch"] > saved[i]:  # keep the last good epoch
+                    _save(programs, ckpt, prev, best, loops[i], int(i))
+                    saved[i] = loops[i]["epoch"]
                 kept = (f"the last good checkpoints are kept in {ckpt.directory} (latest: epoch "
                         f"{ckpt.latest_epoch()}, best: epoch {ckpt.latest_epoch('best')})"
                         if ckpt.latest_epoch() is not None else "no checkpoint was written (nothing good to keep)")
@@ -215,10 +224,10 @@ def _epochs(programs, state, best, loops, runs, diverged, active, saved_once, ba
         due = (time.perf_counter() - last_save >= checkpoint_every_s or epoch == stop_after_epoch
                or not active.any() or signals.signum is not None)
         save = [i for i in np.flatnonzero(now) if int(i) not in diverged
-                and (due or int(i) in stopped_now or not saved_once[i])]
+                and (due or int(i) in stopped_now or saved[i] == 0)]
         for i in save:
             _save(programs, runs[i].checkpoints, state, best, loops[i], int(i))
-            saved_once[i] = True
+            saved[i] = loops[i]["epoch"]
         if due:
             last_save = time.perf_counter()
         if signals.signum is not None:
@@ -267,7 +276,6 @@ def _save(programs: Programs, ckpt: Checkpoints, state, best, loop: dict, i: int
 
 
 def _fetch(tree):
-    import jax
     return jax.tree.map(np.asarray, jax.device_get(tree))
 
 

@@ -238,3 +238,25 @@ def test_no_file_named_in_a_run_directory_is_unpickled(tmp_path):
     (tmp_path / "r" / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(UserError, match="data.options.data_home .* never unpickles"):
         api.load_run(tmp_path / "r")
+
+
+def test_a_diverged_run_keeps_its_last_good_epoch_whatever_the_interval(tmp_path, monkeypatch):
+    from aejax.errors import TrainingDiverged
+    from aejax.train.step import Trainer
+    import jax.numpy as jnp
+    real_epoch = Trainer.epoch
+
+    def poisoned(self, state, x, data_key, step_key, epoch):
+        state, metrics = real_epoch(self, state, x, data_key, step_key, epoch)
+        return state, (dict(metrics, loss=jnp.float32(jnp.nan)) if epoch == 4 else metrics)
+    monkeypatch.setattr(Trainer, "epoch", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"epoch 4: .*latest: epoch 3, best: epoch \d"):
+        _run(tmp_path / "r", "train.epochs=6", "train.checkpoint_every_s=1e9")  # only epoch 1 by the interval
+    assert RunDir(tmp_path / "r").checkpoints.epochs() == [1, 3]
+
+
+def test_bad_data_is_exit_2_before_any_file(tmp_path):
+    for sets in (["data.name=nope"], ["train.batch_size=100000"], ["data.name=csv:/nope.csv"]):
+        with pytest.raises(UserError):
+            _run(tmp_path / "r", *sets)
+        assert not (tmp_path / "r").exists()
