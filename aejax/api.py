@@ -65,7 +65,7 @@ def run(experiment, *, workdir: str | os.PathLike | None = None, overrides: Iter
     t_start = time.perf_counter()
     exp = experiment_lib.load(experiment)
     cfg = resolve_config(exp, overrides, quick)
-    workdir = Path(workdir) if workdir else default_workdir(exp.name, cfg)
+    workdir = Path(workdir) if workdir else default_workdir(exp.name, cfg, overrides)
     rd = RunDir(workdir)
     rd.check(None if overwrite else cfg)
     if not overwrite and rd.is_finished() and rd.config()["train"]["epochs"] == cfg["train"]["epochs"]:

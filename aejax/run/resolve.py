@@ -12,12 +12,16 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from aejax import config as config_lib
+from aejax import models
 from aejax.errors import UserError
+from aejax.models import losses
 from aejax.run import experiment as experiment_lib
 from aejax.run.experiment import Experiment
-from aejax import models
-from aejax.models import losses
+from aejax.run.sweep import run_name
 from aejax.train import step
+
+#: Settings that do not change a run's results: not part of its default directory name.
+NOT_IN_NAME = ("train.progress", "train.checkpoint_every_s")
 
 
 def resolve_config(exp: Experiment, overrides: Iterable[str] = (), quick: bool = False) -> dict:
@@ -116,7 +120,16 @@ def validate(cfg: Mapping) -> None:
         raise UserError(f"train.lr_schedule={json.dumps(t['lr_schedule'])}: expected one of {list(step.LR_SCHEDULES)}")
 
 
-def default_workdir(exp_name: str, cfg: Mapping) -> Path:
-    """``results/<experiment>/<run-name>``; the run name is ``cfg['name']`` or 'default' / 'quick'."""
+def default_workdir(exp_name: str, cfg: Mapping, overrides: Iterable[str] = ()) -> Path:
+    """``results/<experiment>/<run-name>``: ``cfg['name']``, else 'default' / 'quick', followed by
+    the ``--set`` overrides (``default,train.epochs=50``), so a run with other settings gets its own
+    directory instead of colliding with (or resuming) the default one."""
     name = cfg.get("name") or ("quick" if cfg.get("quick") else "default")
+    sets = {}
+    for item in overrides:
+        key, _, text = item.partition("=")
+        if key.strip() not in NOT_IN_NAME:
+            sets[key.strip()] = config_lib.parse_value(text)
+    if sets:
+        name = f"{name},{run_name(sets)}"
     return Path("results") / exp_name / name
