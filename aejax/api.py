@@ -94,10 +94,11 @@ def sweep(experiment, *, workdir=None, overrides: Iterable[str] = (), quick: boo
     """Run (this shard of) the experiment's sweep, then write its tables and report.
 
     Finished runs (completion marker present) are skipped, unfinished ones resume from their
-    checkpoints; a run directory of another config is refused (exit 2) before anything trains. Runs that may share a program (equal but for ``seed`` with
-    ``--set sweep.vectorize_seeds=true``, and for the experiment's ``GROUP_KEYS``) train as one
-    group; groups are dealt to the shards. A diverged run does not stop the sweep: the others
-    train, the tables are written, then :class:`TrainingDiverged` names it (exit 1).
+    checkpoints; a run directory of another config is refused (exit 2) before anything trains.
+    Runs that may share a program (equal but for ``seed`` with ``--set sweep.vectorize_seeds=true``,
+    and for the experiment's ``GROUP_KEYS``) train as one group; groups are dealt to the shards.
+    A diverged run does not stop the sweep: the others train, the tables are written, then
+    :class:`TrainingDiverged` names it (exit 1).
     """
     jaxsetup.configure()
     t_start = time.perf_counter()

@@ -100,7 +100,8 @@ def train(exp: Experiment | None, cfgs: Sequence[Mapping], run_dirs: Sequence[Ru
     for c, rd, k in zip(cfgs, run_dirs, slot):
         if k in diverged:
             continue
-        timing = {"t_start": t_start, "setup_s": t_ready - t_setup, "ready_s": t_ready - t_start, "steps_per_epoch": n_train // t["batch_size"],
+        timing = {"t_start": t_start, "setup_s": t_ready - t_setup, "ready_s": t_ready - t_start,
+                  "steps_per_epoch": n_train // t["batch_size"],
                   "runs_in_program": len(cfgs)}
         summaries.append(_finish_run(exp, c, rd, datasets[int(c["seed"])], programs, best, k, loops[k], timing,
                                      finish))

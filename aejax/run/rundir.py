@@ -7,7 +7,8 @@
 | ``checkpoints/`` | :attr:`RunDir.checkpoints` (orbax: ``latest`` and ``best``) |
 | ``summary.json`` | :meth:`RunDir.write_summary` (the run's final numbers) |
 | ``analysis/examples.npz``, ``analysis/latents.npy`` | :meth:`RunDir.write_examples` |
-| ``figures/``, ``analysis/*.json``, ``report.html`` | the report and analysis layers, through :meth:`write_json` / :meth:`write_text` |
+| ``figures/``, ``analysis/*.json``, ``report.html`` | the report and analysis layers, through
+  :func:`atomic_write`, :func:`save_figure`, :func:`save_npy` / :func:`save_npz` |
 
 Every JSON / text file is written atomically (a temporary file, then a rename), so a kill
 never leaves half a file. aejax's own marker (``.aejax-run``) makes a folder a run directory:

@@ -8,10 +8,10 @@ value and epoch, patience counter, elapsed time), so a resumed run continues exa
 stopped.
 
 Trust: each step is saved synchronously and then sealed with a SHA-256 of its files
-(``<epoch>.sha256`` beside it: the digest and the step's best epoch). A step whose files do not match its seal (flipped bytes, a
-truncated file, a save cut short by a kill) is never restored: ``latest`` falls back to the
-previous step with a message, and ``best`` is restored at exactly the epoch the loop record
-names, so it always holds ``best_epoch``'s weights.
+(``<epoch>.sha256`` beside it: the digest and the step's best epoch). A step whose files do not
+match its seal (flipped bytes, a truncated file, a save cut short by a kill) is never restored:
+``latest`` falls back to the previous step with a message, and ``best`` is restored at exactly
+the epoch the loop record names, so it always holds ``best_epoch``'s weights.
 """
 from __future__ import annotations
 
