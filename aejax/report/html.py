@@ -26,26 +26,41 @@ STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;}"
          "text-align:left;font-size:13px;}img{max-width:100%;border:1px solid #eee;margin:6px 0;}")
 
 
+def _figure_order(path: Path) -> tuple:
+    """The run's own figures first (loss curves, overviews, the rest), the latent analysis' last."""
+    stem = path.stem
+    return (stem.startswith("latent_"), stem != "loss", "overview" not in stem, stem)
+
+
+def _figures(run_dir: Path, names) -> list[str]:
+    return [f"<h3>{html.escape(f.stem)}</h3><img src='figures/{html.escape(f.name)}'>" for f in names]
+
+
 def write_run_report(run_dir: Path) -> Path:
-    """Write ``report.html``: the summary table, every figure, the config."""
+    """Write ``report.html`` in reading order: summary, the run's figures, the latent analysis
+    (its numbers, notes and figures), the config."""
     run_dir = Path(run_dir)
     rd = RunDir(run_dir)
     summary, cfg = rd.summary(), rd.config()
-    parts = [f"<h1>{html.escape(run_dir.name)}</h1>", "<h2>Summary</h2>", _table(summary)]
-    spectrum = run_dir / "analysis" / "spectrum.json"
+    title = f"{cfg.get('experiment') or run_dir.parent.name} / {run_dir.name}"
+    figs = sorted(rd.figures.glob("*.png"), key=_figure_order) if rd.figures.is_dir() else []
+    own = [f for f in figs if not f.stem.startswith("latent_")]
+    latent = [f for f in figs if f.stem.startswith("latent_")]
+    parts = [f"<h1>{html.escape(title)}</h1>", "<h2>Summary</h2>", _table(summary)]
+    if own:
+        parts += ["<h2>Figures</h2>", *_figures(run_dir, own)]
+    notes = [n for n in ("answer.md", "disentanglement.md", "summary.md") if (rd.analysis / n).exists()]
+    spectrum = rd.analysis / "spectrum.json"
+    if spectrum.exists() or notes or latent:
+        parts.append("<h2>Latent analysis</h2>")
     if spectrum.exists():
         spec = read_json(spectrum)
-        keep = {k: v for k, v in spec.items() if not isinstance(v, (list, dict))}
-        parts += ["<h2>Latent spectrum</h2>", _table(keep)]
-    for note in ("answer.md", "disentanglement.md", "summary.md"):  # from aejax.analysis (issue 6)
-        if (run_dir / "analysis" / note).exists():
-            parts.append(to_html((run_dir / "analysis" / note).read_text()))
-    figs = sorted((run_dir / "figures").glob("*.png")) if (run_dir / "figures").is_dir() else []
-    if figs:
-        parts.append("<h2>Figures</h2>")
-        parts += [f"<h3>{html.escape(f.stem)}</h3><img src='figures/{html.escape(f.name)}'>" for f in figs]
+        scalars = {k: v for k, v in spec.items() if not isinstance(v, (list, dict))}
+        parts += ["<h3>Latent spectrum</h3>", _table(scalars)]
+    parts += [to_html((rd.analysis / n).read_text()) for n in notes]
+    parts += _figures(run_dir, latent)
     parts += ["<h2>Config</h2>", f"<pre>{html.escape(json.dumps(cfg, indent=2))}</pre>"]
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(run_dir.name)}"
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
             f"</title><style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
     out = run_dir / "report.html"
     atomic_write(out, page)
