@@ -181,9 +181,11 @@ def _epochs(programs, state, best, loops, runs, diverged, active, saved, bar, si
         if not active.any():
             break
         t0 = time.perf_counter()
-        # The state before this epoch, while some run's is not in a checkpoint: saved if it diverges.
-        prev = jax.tree.map(jnp.copy, state) if any(loops[i]["epoch"] > saved[i] for i in np.flatnonzero(now)) \
-            else None
+        # The state before this epoch, saved if a run diverges in it, is needed only while some run's
+        # is neither in a checkpoint nor in `best` (a run that just improved has it there already).
+        unsaved = [i for i in np.flatnonzero(now) if loops[i]["epoch"] > saved[i]]
+        prev = jax.tree.map(jnp.copy, state) if any(loops[i]["best_epoch"] != loops[i]["epoch"]
+                                                     for i in unsaved) else None
         state, train_m = programs.epoch(state, epoch, now)
         val_m = programs.validate(state)
         train_m, val_m, steps = _fetch((train_m, val_m, programs.steps(state)))  # the epoch's one sync
@@ -198,8 +200,8 @@ def _epochs(programs, state, best, loops, runs, diverged, active, saved, bar, si
             runs[i].append_metrics(row)
             if outcome == "diverged":
                 ckpt = runs[i].checkpoints
-                if prev is not None and loops[i]["epoch"] > saved[i]:  # keep the last good epoch
-                    _save(programs, ckpt, prev, best, loops[i], int(i))
+                if loops[i]["epoch"] > saved[i]:  # keep the last good epoch
+                    _save(programs, ckpt, best if prev is None else prev, best, loops[i], int(i))
                     saved[i] = loops[i]["epoch"]
                 kept = (f"the last good checkpoints are kept in {ckpt.directory} (latest: epoch "
                         f"{ckpt.latest_epoch()}, best: epoch {ckpt.latest_epoch('best')})"

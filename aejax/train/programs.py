@@ -205,5 +205,6 @@ class Group:
         """(trainer, device arrays, eval key) of run ``k`` alone, for its end-of-training outputs."""
         j, i = divmod(k, self.n_seeds)
         if i not in self._views:
-            self._views[i] = {name: jax.device_put(v[i], self.trainers[0].replicated) for name, v in self.host.items()}
+            self._views[i] = {name: jax.device_put(v[i], self.trainers[0].replicated)
+                              for name, v in self.host.items()}
         return self.trainers[j], self._views[i], self.keys["eval"][i]
