@@ -35,14 +35,16 @@ def group_key(cfg: Mapping, keys: Sequence[str]) -> str:
 
 def train(exp: Experiment | None, cfgs: Sequence[Mapping], run_dirs: Sequence[RunDir], *,
           finish: Finish | None = None, t_start: float | None = None,
-          stop_after_epoch: int | None = None, datasets: Mapping | None = None) -> list[dict]:
+          stop_after_epoch: int | None = None, datasets: Mapping | None = None,
+          on_epoch: Callable[[RunDir, dict], str | None] | None = None) -> list[dict]:
     """Train (or resume) the runs ``cfgs`` in their prepared ``run_dirs``; returns their summaries.
 
     Every run that completes gets summary.json, analysis/examples.npz and latents.npy, the
     experiment's ``after_training`` outputs, then ``finish(run_dir, cfg)`` (analysis, figures,
     report). A diverged run is reported and gets no summary; the others finish; then
     :class:`~aejax.errors.TrainingDiverged` names every diverged run. ``datasets``: {seed:
-    dataset} already loaded by the caller (the others are loaded here).
+    dataset} already loaded by the caller (the others are loaded here). ``on_epoch(run_dir, row)``
+    is called after each metrics.jsonl row; a string it returns stops that run with that reason.
     """
     t_start = time.perf_counter() if t_start is None else t_start
     cfgs, run_dirs = list(cfgs), list(run_dirs)
@@ -88,7 +90,8 @@ def train(exp: Experiment | None, cfgs: Sequence[Mapping], run_dirs: Sequence[Ru
         state, best, diverged = loop_lib.fit(
             programs, state, best, loops, runs, epochs=t["epochs"], patience=t["patience"],
             samples_per_epoch=samples, checkpoint_every_s=t["checkpoint_every_s"], progress=t["progress"],
-            stop_after_epoch=stop_after_epoch)
+            stop_after_epoch=stop_after_epoch,
+            on_epoch=None if on_epoch is None else (lambda i, row: on_epoch(runs[i], row)))
     finally:
         for rd in run_dirs:
             rd.close()

@@ -13,7 +13,9 @@ Per run ("member"), every case gets the same rules:
 - checkpoints: ``latest`` and ``best`` after the first epoch, then at most every
   ``checkpoint_every_s`` seconds, when a run stops, at the end, on divergence (the last good
   epoch) and on SIGTERM / SIGINT (after finishing the epoch, then :class:`Interrupted`);
-- ``metrics.jsonl``: one row appended per run and epoch, as it happens;
+- ``metrics.jsonl``: one row appended per run and epoch, as it happens; then ``on_epoch(i, row)``
+  is called (live sinks such as TensorBoard, a tuner's pruner): a string it returns stops run ``i``
+  with that reason, as early stopping would;
 - resume: every run restores its own ``latest`` / ``best`` checkpoint and goes on
   from its own epoch (a run ahead of the others waits for them).
 
@@ -27,7 +29,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -62,6 +64,9 @@ class Programs(Protocol):
 
     def member_abstract(self, i: int):
         """Shapes / shardings of run ``i``'s TrainState (to restore its checkpoint)."""
+
+
+OnEpoch = Callable[[int, dict], "str | None"]
 
 
 class RunFiles(Protocol):
@@ -140,13 +145,14 @@ def restore(programs: Programs, state, best, runs: Sequence[RunFiles | None]) ->
 
 def fit(programs: Programs, state, best, loops: list[dict], runs: Sequence[RunFiles], *, epochs: int,
         patience: int, samples_per_epoch: int, checkpoint_every_s: float = 30.0, progress: bool = True,
-        stop_after_epoch: int | None = None) -> tuple[Any, Any, dict[int, str]]:
+        stop_after_epoch: int | None = None, on_epoch: OnEpoch | None = None) -> tuple[Any, Any, dict[int, str]]:
     """Train every run until ``epochs``, early stopping or divergence (see the module docstring).
 
     ``state`` / ``best`` / ``loops`` as :func:`restore` returns them; ``runs[i]`` are run i's files.
     Returns ``(state, best, diverged)``, ``diverged`` mapping a run's index to its message.
     ``stop_after_epoch`` ends the call after that epoch, as if the process were killed there
-    (tests use it to check resume). ``loops`` are updated in place.
+    (tests use it to check resume). ``on_epoch(i, row)``: called after each of run i's rows is
+    written; a string it returns stops that run with that reason. ``loops`` are updated in place.
     """
     n = programs.n
     diverged: dict[int, str] = {}
@@ -157,7 +163,8 @@ def fit(programs: Programs, state, best, loops: list[dict], runs: Sequence[RunFi
     with _Deferred() as signals:
         state, best = _epochs(programs, state, best, loops, runs, diverged, active, saved, bar, signals,
                               start=start, epochs=epochs, patience=patience, samples_per_epoch=samples_per_epoch,
-                              checkpoint_every_s=checkpoint_every_s, stop_after_epoch=stop_after_epoch)
+                              checkpoint_every_s=checkpoint_every_s, stop_after_epoch=stop_after_epoch,
+                              on_epoch=on_epoch)
     if bar:
         early = [lp for lp in loops if lp["stopped"].startswith("early")]
         if early and n == 1:  # the bar ends short of 100 %: say why
@@ -172,7 +179,7 @@ def fit(programs: Programs, state, best, loops: list[dict], runs: Sequence[RunFi
 
 
 def _epochs(programs, state, best, loops, runs, diverged, active, saved, bar, signals, *, start, epochs,
-            patience, samples_per_epoch, checkpoint_every_s, stop_after_epoch):
+            patience, samples_per_epoch, checkpoint_every_s, stop_after_epoch, on_epoch):
     n = programs.n
     last_save = time.perf_counter()
     for epoch in range(start, epochs + 1):
@@ -213,6 +220,9 @@ def _epochs(programs, state, best, loops, runs, diverged, active, saved, bar, si
                 active[i] = False
                 continue
             improved[i] = outcome == "improved"
+            reason = on_epoch(int(i), row) if on_epoch is not None else None
+            if reason and not loops[i]["stopped"]:
+                loops[i]["stopped"] = str(reason)
             if loops[i]["stopped"] or epoch == epochs:
                 active[i] = False
                 stopped_now.append(int(i))

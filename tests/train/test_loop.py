@@ -22,7 +22,7 @@ class _Files:
         self.rows = [r for r in self.rows if r["epoch"] <= epoch]
 
 
-def _fit_with_fake_val(monkeypatch, tmp_path, fake: dict, epochs: int, patience: int = 0):
+def _fit_with_fake_val(monkeypatch, tmp_path, fake: dict, epochs: int, patience: int = 0, on_epoch=None):
     """Training runs for real; validation reports ``fake[epoch]`` (one loss per seed)."""
     _, programs, _, _, _ = digits_group([0, 1], noise=0.0)
     epoch = [0]
@@ -38,7 +38,7 @@ def _fit_with_fake_val(monkeypatch, tmp_path, fake: dict, epochs: int, patience:
     state, best = programs.init()
     state, best, loops = loop.restore(programs, state, best, runs)
     state, best, diverged = loop.fit(programs, state, best, loops, runs, epochs=epochs, patience=patience,
-                                     samples_per_epoch=1, progress=False)
+                                     samples_per_epoch=1, progress=False, on_epoch=on_epoch)
     for r in runs:
         r.rd.close()
     return programs, state, best, loops, diverged, runs
@@ -67,3 +67,18 @@ def test_a_diverged_seed_stops_and_the_other_trains_on(monkeypatch, tmp_path, ca
     assert "latest: epoch 1" in diverged[0] and "aejax: " in capsys.readouterr().err
     assert runs[0].rows[1]["val/loss"] is None and len(runs[0].rows) == 2 and runs[1].rows[2]["epoch"] == 3
     assert runs[0].checkpoints.latest_epoch() == 1 and loops[1]["epoch"] == 3
+
+
+def test_on_epoch_sees_every_row_and_can_stop_one_run(monkeypatch, tmp_path):
+    # A pruner's view: run 1 is stopped after epoch 2; run 0 trains on; both keep their checkpoints.
+    fake = {1: [1.0, 1.0], 2: [0.9, 0.9], 3: [0.8, 0.8], 4: [0.7, 0.7]}
+    seen = []
+
+    def on_epoch(i, row):
+        seen.append((i, row["epoch"], row["val/loss"]))
+        return "pruned" if i == 1 and row["epoch"] == 2 else None
+
+    _, _, _, loops, _, runs = _fit_with_fake_val(monkeypatch, tmp_path, fake, 4, on_epoch=on_epoch)
+    assert [(i, e) for i, e, _ in seen] == [(0, 1), (1, 1), (0, 2), (1, 2), (0, 3), (0, 4)]
+    assert [lp["epoch"] for lp in loops] == [4, 2] and loops[1]["stopped"] == "pruned"
+    assert [r.checkpoints.latest_epoch() for r in runs] == [4, 2]
