@@ -18,7 +18,7 @@ from typing import Iterable, Mapping
 
 from aejax import jaxsetup
 from aejax.analysis import run_dir as analysis_run_dir
-from aejax.errors import TrainingDiverged, UserError
+from aejax.errors import Interrupted, RunFailed, TrainingDiverged, UserError
 from aejax.report import html as report_html
 from aejax.report import latent_figures, plots
 from aejax.run import engine, sweep as sweep_lib
@@ -66,6 +66,8 @@ def run(experiment, *, workdir: str | os.PathLike | None = None, overrides: Iter
     exp = experiment_lib.load(experiment)
     cfg = resolve_config(exp, overrides, quick)
     workdir = Path(workdir) if workdir else default_workdir(exp.name, cfg, overrides)
+    if jaxsetup.process_count() > 1:
+        return _run_many(exp, cfg, workdir, overwrite=overwrite, t_start=t_start, stop_after_epoch=stop_after_epoch)
     rd = RunDir(workdir)
     rd.check(None if overwrite else cfg)
     if not overwrite and rd.is_finished() and rd.config()["train"]["epochs"] == cfg["train"]["epochs"]:
@@ -87,6 +89,89 @@ def run(experiment, *, workdir: str | os.PathLike | None = None, overrides: Iter
         return train(cfg, workdir, exp, t_start=t_start, stop_after_epoch=stop_after_epoch, data=data)
     finally:
         rd.release()
+
+
+def _run_many(exp, cfg: Mapping, workdir: Path, *, overwrite: bool, t_start: float,
+              stop_after_epoch: int | None) -> dict:
+    """One run over every process of a multi-process run (:func:`aejax.jaxsetup.start_distributed`).
+
+    Process 0 checks and prepares the run directory, writes every file (metrics.jsonl once) and,
+    after training, analyses the run on its own devices; every process trains (one global mesh,
+    each process computing its devices' slices of each batch) and saves the checkpoints with orbax's
+    multi-host path. The others wait for process 0 at the two hand-overs (prepared, finished) and
+    end with its outcome, so every process exits with the same status.
+    """
+    if exp.run is not None:
+        raise UserError(f"experiment {exp.name!r} defines its own run(); a run over many processes needs the "
+                        "standard training pipeline")
+    if not jaxsetup.is_primary():
+        if _outcome(jaxsetup.wait_for("prepared")) == "done":
+            return RunDir(workdir).summary()
+        data = load_data(cfg, exp)
+        engine.train(exp, [cfg], [RunDir(workdir, writes=False)], t_start=t_start,
+                     stop_after_epoch=stop_after_epoch, datasets={int(cfg["seed"]): data})
+        _outcome(jaxsetup.wait_for("finished"))
+        return RunDir(workdir).summary()
+    rd = RunDir(workdir)
+    with _handing_over("prepared"):
+        rd.check(None if overwrite else cfg)
+        if not overwrite and rd.is_finished() and rd.config()["train"]["epochs"] == cfg["train"]["epochs"]:
+            print(f"aejax: {workdir}: already finished with this config; nothing to do (its summary below; "
+                  "--overwrite retrains it)", file=sys.stderr)
+            jaxsetup.publish("prepared", "done")
+            return rd.summary()
+        data = load_data(cfg, exp)
+        if len(data.train) < cfg["train"]["batch_size"]:
+            raise UserError(f"train.batch_size={cfg['train']['batch_size']} is larger than the "
+                            f"{len(data.train)} training examples; lower it")
+        rd.prepare(cfg, overwrite)
+    try:
+        with _handing_over("finished"):
+            return train(cfg, workdir, exp, t_start=t_start, stop_after_epoch=stop_after_epoch, data=data)
+    finally:
+        rd.release()
+
+
+class _handing_over:
+    """Process 0's side of a hand-over point: tell the other processes "ok", or the error (with its
+    exit status) that ends this process, so they end with the same status."""
+
+    def __init__(self, key: str):
+        self.key = key
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, tb):
+        if error is None:
+            _publish_once(self.key, "ok")
+        elif isinstance(error, (UserError, Interrupted, RunFailed)):
+            status = error.exit_status if isinstance(error, Interrupted) else 2 if isinstance(error, UserError) else 1
+            _publish_once(self.key, f"{status} {error}")
+        else:
+            _publish_once(self.key, f"1 {type(error).__name__}: {error}")
+        return False
+
+
+def _publish_once(key: str, value: str) -> None:
+    try:
+        jaxsetup.publish(key, value)
+    except Exception:  # noqa: BLE001 - already published (e.g. "done"), or the coordinator is gone
+        pass
+
+
+def _outcome(message: str) -> str:
+    """A hand-over message from process 0: "ok" / "done" are returned; an error is raised again here,
+    with the same exit status."""
+    if message in ("ok", "done"):
+        return message
+    status, _, text = message.partition(" ")
+    text = f"process 0: {text}"
+    if status == "2":
+        raise UserError(text)
+    if status in ("130", "143"):
+        raise Interrupted(int(status) - 128, text)
+    raise RunFailed(text)
 
 
 def sweep(experiment, *, workdir=None, overrides: Iterable[str] = (), quick: bool = False,

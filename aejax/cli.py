@@ -10,7 +10,7 @@ import argparse
 import signal
 import sys
 
-from aejax.errors import Interrupted, TrainingDiverged, UserError
+from aejax.errors import Interrupted, RunFailed, UserError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,6 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="train one configuration")
     common(r)
     r.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
+    many = r.add_argument_group("one run over many processes / hosts (jax.distributed.initialize)")
+    many.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address (every process gives it)")
+    many.add_argument("--num-processes", type=int, metavar="N", help="how many processes take part")
+    many.add_argument("--process-id", type=int, metavar="I", help="this process's index, 0..N-1")
+    many.add_argument("--distributed", action="store_true",
+                      help="take the three from the cluster (SLURM, Open MPI, Cloud TPU, Kubernetes)")
     s = sub.add_parser("sweep", help="run every configuration of the experiment's sweep()")
     common(s)
     s.add_argument("--shard", default="0/1", metavar="I/N", help="run only every N-th configuration, from I")
@@ -48,9 +54,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from aejax import api  # jax, flax, optax, orbax: not counted as start-up by `run`
         if args.command == "run":
+            if args.distributed or args.coordinator or args.num_processes is not None or args.process_id is not None:
+                from aejax import jaxsetup
+                jaxsetup.start_distributed(args.coordinator, args.num_processes, args.process_id)
             summary = api.run(args.experiment, workdir=args.workdir, overrides=args.overrides,
                               quick=args.quick, overwrite=args.overwrite)
-            _print_summary(summary)
+            if _primary():
+                _print_summary(summary)
         elif args.command == "sweep":
             api.sweep(args.experiment, workdir=args.workdir, overrides=args.overrides,
                       quick=args.quick, shard=args.shard)
@@ -69,10 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `aejax list | head`
         sys.stderr.close()
         return 0
-    except TrainingDiverged as e:
+    except RunFailed as e:
         print(f"aejax: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def _primary() -> bool:
+    """Whether this process prints results (process 0 of a multi-process run, or the only one)."""
+    from aejax import jaxsetup
+    return jaxsetup.is_primary()
 
 
 def _terminated(signum, frame):

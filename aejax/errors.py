@@ -9,7 +9,11 @@ class UserError(Exception):
     """
 
 
-class TrainingDiverged(RuntimeError):
+class RunFailed(RuntimeError):
+    """A run failed (exit 1); the message says why and what was kept."""
+
+
+class TrainingDiverged(RunFailed):
     """A non-finite loss in at least one run: those runs stopped, earlier checkpoints kept (exit 1)."""
 
 

@@ -125,6 +125,7 @@ def load_run(run_dir, which: str = "best", experiment: str | None = None, cfg: M
     """
     import jax
 
+    from aejax.train.checkpoint import Checkpoints
     from aejax.train.step import init_state
     rd = RunDir(run_dir)
     trusted = cfg is not None
@@ -138,14 +139,17 @@ def load_run(run_dir, which: str = "best", experiment: str | None = None, cfg: M
                             "the option from config.json")
     exp = experiment_lib.load(experiment) if experiment else experiment_of(cfg, allow_path=trusted)
     ds = load_data(cfg, exp)
-    built = build(cfg, ds.example_shape, len(ds.train), strategy="mesh")
+    # This process's devices and checkpoint reads only: after a multi-process run, process 0 analyses
+    # the run on its own while the others wait.
+    built = build(cfg, ds.example_shape, len(ds.train), strategy="mesh", devices=jax.local_devices())
+    ckpt = Checkpoints(rd.path / "checkpoints", this_process_only=True)
     try:
-        if rd.checkpoints.latest_epoch(which) is None:
+        if ckpt.latest_epoch(which) is None:
             raise UserError(f"{rd.path / 'checkpoints' / which}: no checkpoint to load")
         abs_state, _ = abstract_init(built.task, ds.example_shape, cfg["seed"])
-        state, _ = rd.checkpoints.restore(which, built.trainer.abstract(abs_state))
+        state, _ = ckpt.restore(which, built.trainer.abstract(abs_state))
     finally:
-        rd.close()
+        ckpt.close()
     return types.SimpleNamespace(
         cfg=cfg, data=ds, model=built.model, task=built.task, trainer=built.trainer, params=state.params,
         init_params=lambda: jax.device_get(init_state(built.task, ds.example_shape, cfg["seed"])[0].params))

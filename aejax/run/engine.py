@@ -17,6 +17,7 @@ import jax
 import numpy as np
 
 from aejax import config as config_lib
+from aejax import jaxsetup
 from aejax.errors import TrainingDiverged, UserError
 from aejax.run import builder
 from aejax.run.experiment import Experiment
@@ -89,7 +90,8 @@ def train(exp: Experiment | None, cfgs: Sequence[Mapping], run_dirs: Sequence[Ru
         samples = (n_train // t["batch_size"]) * t["batch_size"]
         state, best, diverged = loop_lib.fit(
             programs, state, best, loops, runs, epochs=t["epochs"], patience=t["patience"],
-            samples_per_epoch=samples, checkpoint_every_s=t["checkpoint_every_s"], progress=t["progress"],
+            samples_per_epoch=samples, checkpoint_every_s=t["checkpoint_every_s"],
+            progress=t["progress"] and jaxsetup.is_primary(),
             stop_after_epoch=stop_after_epoch,
             on_epoch=None if on_epoch is None else (lambda i, row: on_epoch(runs[i], row)))
     finally:
@@ -101,7 +103,7 @@ def train(exp: Experiment | None, cfgs: Sequence[Mapping], run_dirs: Sequence[Ru
 
     summaries = []
     for c, rd, k in zip(cfgs, run_dirs, slot):
-        if k in diverged:
+        if k in diverged or not rd.writes:  # process i > 0 of a multi-process run: process 0 finishes
             continue
         timing = {"t_start": t_start, "setup_s": t_ready - t_setup, "ready_s": t_ready - t_start,
                   "steps_per_epoch": n_train // t["batch_size"],
@@ -121,15 +123,20 @@ def _finish_run(exp, cfg, rd: RunDir, ds, programs, best, k: int, loop: dict, ti
     summary.json, then ``finish`` (analysis, figures, report)."""
     trainer, arrays, eval_key = programs.view(k)
     params = programs.member(best, k).params
+    n_dev = trainer.n_dev
+    if jaxsetup.process_count() > 1:  # the other processes are done: this process's devices from here on
+        trainer = builder.build(cfg, ds.example_shape, len(ds.train), devices=jax.local_devices()).trainer
+        arrays, eval_key, params = trainer.put((builder.inputs(ds, cfg), eval_key, params))
     test = host(trainer.evaluate(params, arrays["test_in"], arrays["test"], eval_key))
     train_s = loop["train_s"]
     epochs = max(loop["epoch"], 1)
     first_step_s = timing["ready_s"] + (train_s / epochs) / max(timing["steps_per_epoch"], 1)
     summary = make_summary(ds, loop, test, n_params=builder.n_params(params),
                            wall_s=time.perf_counter() - timing["t_start"], train_s=train_s,
-                           setup_s=timing["setup_s"], first_step_s=first_step_s, n_dev=trainer.n_dev,
+                           setup_s=timing["setup_s"], first_step_s=first_step_s, n_dev=n_dev,
                            **({"runs_in_program": timing["runs_in_program"]} if timing["runs_in_program"] > 1
-                              else {}))
+                              else {}),
+                           **({"processes": jaxsetup.process_count()} if jaxsetup.process_count() > 1 else {}))
     n_show = int(cfg.get("figures", {}).get("examples", 10))
     codes = np.asarray(trainer.predict(params, arrays["test_in"], method="encode"))
     examples = {"test_x": ds.test.x[:n_show], "test_input": np.asarray(arrays["test_in"][:n_show]),

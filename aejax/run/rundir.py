@@ -153,8 +153,11 @@ def read_metrics_lines(lines: list[str], path: Path) -> list[dict]:
 class RunDir:
     """One run directory (``path``) and its files."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, *, writes: bool = True):
+        """``writes=False``: process i > 0 of a multi-process run, which takes part in the
+        checkpoints (orbax's multi-host saves are collective) and writes nothing else."""
         self.path = Path(path)
+        self.writes = writes
         self._checkpoints = None
 
     def __repr__(self) -> str:
@@ -304,11 +307,15 @@ class RunDir:
 
     # -- metrics ----------------------------------------------------------------------------
     def append_metrics(self, row: Mapping) -> None:
+        if not self.writes:
+            return
         with self.metrics_path.open("a") as f:
             f.write(json.dumps(row) + "\n")
 
     def keep_metrics_through(self, epoch: int) -> None:
         """Drop rows after ``epoch`` (written after the checkpoint a resumed run continues from)."""
+        if not self.writes:
+            return
         if epoch == 0:
             self.metrics_path.unlink(missing_ok=True)
             return

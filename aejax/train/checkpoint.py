@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jax
 import orbax.checkpoint as ocp
 
 from aejax.errors import UserError
@@ -31,30 +32,53 @@ KINDS = ("latest", "best")
 class Checkpoints:
     """Save / restore the latest and the best train state of one run directory."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, *, this_process_only: bool = False):
+        """``this_process_only``: in a multi-process run, read (or write) without the other processes
+        (the analysis after training); by default every process takes part in each save and restore,
+        through orbax's multi-host path, and process 0 writes the seals."""
         self.directory = Path(directory).absolute()
+        many = jax.process_count() > 1
+        self._shared = many and not this_process_only  # saves and restores are collective
+        self._primary = jax.process_index() == 0 or not self._shared
+        extra = {}
+        if many and this_process_only:
+            me = jax.process_index()
+            extra = {"multiprocessing_options": ocp.options.MultiprocessingOptions(primary_host=me,
+                                                                                   active_processes={me})}
+            for kind in KINDS:
+                (self.directory / kind).mkdir(parents=True, exist_ok=True)
         # `latest` keeps two steps; `best` keeps the newest and every step a kept `latest` names
         # (pruned in save), so a fallback to the previous `latest` finds its best_epoch.
         self._managers = {kind: ocp.CheckpointManager(self.directory / kind, options=ocp.CheckpointManagerOptions(
-            max_to_keep=2 if kind == "latest" else None, create=True)) for kind in KINDS}
+            max_to_keep=2 if kind == "latest" else None, create=not extra, **extra)) for kind in KINDS}
+
+    def _barrier(self, name: str) -> None:
+        """Every process of a multi-process run waits here (after process 0 wrote or deleted a seal)."""
+        if self._shared:
+            from jax.experimental import multihost_utils
+            multihost_utils.sync_global_devices(f"aejax checkpoints {name}")
 
     def save(self, kind: str, epoch: int, state: Any, loop: dict) -> None:
         """Save ``state`` (pytree of arrays) and ``loop`` (JSON dict) as step ``epoch``, then seal it."""
         mgr = self._managers[kind]
         mgr.reload()
         if epoch in mgr.all_steps():  # a resumed run replaying an epoch saved before the kill
-            (self.directory / kind / f"{epoch}.sha256").unlink(missing_ok=True)
+            self._barrier(f"replay {kind} {epoch}")
+            if self._primary:
+                (self.directory / kind / f"{epoch}.sha256").unlink(missing_ok=True)
             mgr.delete(epoch)
         mgr.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(state), loop=ocp.args.JsonSave(loop)),
                  force=True)
         mgr.wait_until_finished()
-        seal = self.directory / kind / f"{epoch}.sha256"
-        tmp = seal.with_suffix(".tmp")
-        tmp.write_text(_digest(self.directory / kind / str(epoch)) + f" {int(loop['best_epoch'])}\n")
-        tmp.replace(seal)
-        for old in (self.directory / kind).glob("*.sha256"):  # seals of steps orbax no longer keeps
-            if old.stem.isdigit() and not (self.directory / kind / old.stem).is_dir():
-                old.unlink()
+        if self._primary:
+            seal = self.directory / kind / f"{epoch}.sha256"
+            tmp = seal.with_suffix(".tmp")
+            tmp.write_text(_digest(self.directory / kind / str(epoch)) + f" {int(loop['best_epoch'])}\n")
+            tmp.replace(seal)
+            for old in (self.directory / kind).glob("*.sha256"):  # seals of steps orbax no longer keeps
+                if old.stem.isdigit() and not (self.directory / kind / old.stem).is_dir():
+                    old.unlink()
+        self._barrier(f"sealed {kind} {epoch}")
         if kind == "latest":
             self._prune_best()
 
@@ -62,11 +86,12 @@ class Checkpoints:
         """Delete `best` steps that neither are the newest nor are named by a kept `latest`."""
         named = {int(p.read_text().split()[1]) for p in (self.directory / "latest").glob("*.sha256")
                  if len(p.read_text().split()) > 1}
-        steps = self.epochs("best")
-        for step in steps[:-1]:
-            if step not in named:
+        stale = [step for step in self.epochs("best")[:-1] if step not in named]
+        self._barrier("pruning best")  # every process has read the seals
+        for step in stale:
+            if self._primary:
                 (self.directory / "best" / f"{step}.sha256").unlink(missing_ok=True)
-                self._managers["best"].delete(step)
+            self._managers["best"].delete(step)
 
     def epochs(self, kind: str = "latest") -> list[int]:
         """The sealed (complete, intact when written) epochs of ``kind``, oldest first."""

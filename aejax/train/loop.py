@@ -37,6 +37,7 @@ import numpy as np
 
 from aejax.errors import Interrupted
 from aejax.train.checkpoint import Checkpoints
+from aejax.train.step import fetch
 
 
 class Programs(Protocol):
@@ -138,8 +139,9 @@ def restore(programs: Programs, state, best, runs: Sequence[RunFiles | None]) ->
         best = programs.set_member(best, i, best_i)
         run.keep_metrics_through(loop["epoch"])
         loops.append(loop)
-        print(f"resuming {run.path} after epoch {loop['epoch']}"
-              + (f" ({loop['stopped']})" if loop["stopped"] else ""), file=sys.stderr)
+        if jax.process_index() == 0:
+            print(f"resuming {run.path} after epoch {loop['epoch']}"
+                  + (f" ({loop['stopped']})" if loop["stopped"] else ""), file=sys.stderr)
     return state, best, loops
 
 
@@ -195,7 +197,7 @@ def _epochs(programs, state, best, loops, runs, diverged, active, saved, bar, si
                                                      for i in unsaved) else None
         state, train_m = programs.epoch(state, epoch, now)
         val_m = programs.validate(state)
-        train_m, val_m, steps = _fetch((train_m, val_m, programs.steps(state)))  # the epoch's one sync
+        train_m, val_m, steps = fetch((train_m, val_m, programs.steps(state)))  # the epoch's one sync
         epoch_s = time.perf_counter() - t0
         improved = np.zeros(n, bool)
         stopped_now = []
@@ -216,7 +218,8 @@ def _epochs(programs, state, best, loops, runs, diverged, active, saved, bar, si
                 diverged[int(i)] = (
                     f"{runs[i].path}: epoch {epoch}: the loss is not finite (train/loss={tm['loss']}, "
                     f"val/loss={vm['loss']}); training stopped, {kept}. Try a lower train.learning_rate.")
-                print(f"aejax: {diverged[int(i)]}", file=sys.stderr)
+                if jax.process_index() == 0:
+                    print(f"aejax: {diverged[int(i)]}", file=sys.stderr)
                 active[i] = False
                 continue
             improved[i] = outcome == "improved"
@@ -235,6 +238,8 @@ def _epochs(programs, state, best, loops, runs, diverged, active, saved, bar, si
             bar.update(1)
         due = (time.perf_counter() - last_save >= checkpoint_every_s or epoch == stop_after_epoch
                or not active.any() or signals.signum is not None)
+        if jax.process_count() > 1:  # saves are collective: every process must decide alike
+            due, signals.signum = _agree(due, signals.signum)
         save = [i for i in np.flatnonzero(now) if int(i) not in diverged
                 and (due or int(i) in stopped_now or saved[i] == 0)]
         for i in save:
@@ -287,8 +292,16 @@ def _save(programs: Programs, ckpt: Checkpoints, state, best, loop: dict, i: int
     ckpt.save("latest", loop["epoch"], programs.member(state, i), loop)
 
 
-def _fetch(tree):
-    return jax.tree.map(np.asarray, jax.device_get(tree))
+
+
+def _agree(due: bool, signum: int | None) -> tuple[bool, int | None]:
+    """Over every process of a multi-process run: whether any is due to save, and a signal any got
+    (each process times its own epochs and gets its own signals; the checkpoint saves that follow
+    are collective, so every process must take the same decision)."""
+    from jax.experimental import multihost_utils
+    votes = np.asarray(multihost_utils.process_allgather(np.array([int(due), signum or 0], np.int32)))
+    votes = votes.reshape(-1, 2)
+    return bool(votes[:, 0].any()), (int(votes[:, 1].max()) or None)
 
 
 def _progress(enabled: bool, start: int, total: int):

@@ -230,6 +230,9 @@ class Trainer:
     def __post_init__(self):
         self.devices = list(self.devices or jax.devices())
         self.n_dev = len(self.devices)
+        if self.strategy == "pmap" and any(d.process_index != jax.process_index() for d in self.devices):
+            raise ValueError("train.strategy='pmap' runs on one host; a run over many processes uses "
+                             "train.strategy='mesh' (the default)")
         if self.batch_size % self.n_dev:
             raise ValueError(f"train.batch_size={self.batch_size} must be a multiple of the "
                              f"{self.n_dev} devices")
@@ -250,16 +253,19 @@ class Trainer:
         self._predict = jax.jit(self._predict_impl, static_argnames="method")
 
     # -- placement ---------------------------------------------------------------------
-    def put(self, x):
-        """Put a host array on the devices (replicated: every device holds the dataset)."""
-        return jax.device_put(x, self.replicated)
+    def put(self, tree):
+        """Put host (or local) arrays on the devices, replicated: every device holds the dataset.
+
+        With many processes every process passes the same values and places them on its own
+        devices (random keys as their raw data); each device then computes its slice of a batch."""
+        return jax.tree.map(lambda a: replicate(a, self.replicated), tree)
 
     def put_state(self, state: TrainState) -> TrainState:
         """Place a state for training (replicated; stacked per device under pmap)."""
         if self.strategy == "pmap":
             return jax.tree.map(lambda a: jax.device_put(
                 jnp.broadcast_to(a, (self.n_dev, *a.shape)), self.batch_sharding), state)
-        return jax.device_put(state, self.replicated)
+        return self.put(state)
 
     def get_state(self, state: TrainState) -> TrainState:
         """The single (unstacked) state, whatever the strategy."""
@@ -387,9 +393,32 @@ class Trainer:
         return self._predict(params, x, method=method)
 
 
+def replicate(a, sharding: NamedSharding):
+    """``a`` (numpy, a local array or a random key) as a global array replicated over ``sharding``'s
+    devices; with many processes each places it on its own devices (the same value everywhere)."""
+    if jax.dtypes.issubdtype(getattr(a, "dtype", None), jax.dtypes.prng_key):
+        return jax.random.wrap_key_data(replicate(jax.random.key_data(a), sharding), impl=jax.random.key_impl(a))
+    if jax.process_count() > 1:
+        a = np.asarray(local(a))
+    return jax.device_put(a, sharding)
+
+
+def local(a):
+    """An array this process can read: a replicated global array's local copy (a no-op otherwise)."""
+    if isinstance(a, jax.Array) and not a.is_fully_addressable:
+        if not a.is_fully_replicated:
+            raise ValueError("a sharded array spanning other processes cannot be read here")
+        return a.addressable_data(0)
+    return a
+
+
+def fetch(tree) -> Any:
+    """A pytree of (possibly global, replicated) device arrays as numpy arrays (one sync)."""
+    return jax.tree.map(np.asarray, jax.device_get(jax.tree.map(local, tree)))
+
+
 def host(tree) -> Any:
     """Fetch a pytree of device arrays as numpy / Python floats (one sync)."""
-    return jax.tree.map(lambda a: np.asarray(a).item() if np.ndim(a) == 0 else np.asarray(a),
-                        jax.device_get(tree))
+    return jax.tree.map(lambda a: a.item() if np.ndim(a) == 0 else a, fetch(tree))
 
 
