@@ -33,7 +33,7 @@ def get_config() -> dict:
     cfg = base_config()
     cfg["model"] = {"name": "conv", "encoder": [[16, 3], [8, 3]], "decoder": [[8, 3], [16, 3]],
                     "output_kernel": 3, "activation": "relu", "output_activation": "sigmoid",
-                    "kernel_init": "he_uniform"}
+                    "kernel_init": "he_uniform", "norm": "none"}
     cfg["train"]["batch_size"] = 128
     cfg["train"]["loss"] = "bce"
     cfg["train"]["scan_epoch"] = False

@@ -17,7 +17,8 @@ from aejax.projects.course import COURSE_KERAS_TRAIN
 def get_config() -> dict:
     cfg = base_config()
     cfg["model"] = {"name": "dense", "hidden": [400, 200], "latent_dim": 100, "activation": "relu",
-                    "latent_activation": "linear", "output_activation": "sigmoid", "kernel_init": "glorot_uniform"}
+                    "latent_activation": "linear", "output_activation": "sigmoid", "kernel_init": "glorot_uniform",
+                    "norm": "none"}
     cfg["data"]["noise_std"] = 0.25
     cfg["train"].update(COURSE_KERAS_TRAIN)
     return cfg

@@ -15,7 +15,7 @@ from typing import Mapping
 import numpy as np
 
 from aejax.errors import UserError
-from aejax.models.common import ACTIVATIONS, MODELS, initializer, register  # noqa: F401  (register: the public name)
+from aejax.models.common import ACTIVATIONS, MODELS, NORMS, initializer, register  # noqa: F401  (register: the public name)
 from aejax.models.dense import square_ish
 
 
@@ -63,6 +63,8 @@ def _check_values(cfg: Mapping) -> None:
             bad(key, "a list of [channels, kernel] pairs of integers >= 1, e.g. [[16, 3], [8, 3]]")
         elif key.endswith("activation") and isinstance(v, str) and v not in ACTIVATIONS:
             bad(key, f"one of {sorted(ACTIVATIONS)}")
+        elif key == "norm" and v not in NORMS:
+            bad(key, f"one of {list(NORMS)}")
         elif key == "kernel_init":
             try:
                 initializer(v)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 #: Registered models by name (``model.name``); each model file registers its classes.
@@ -69,3 +70,65 @@ def upsample_2x2(x):
     b, h, w, c = x.shape
     x = jnp.broadcast_to(x[:, :, None, :, None, :], (b, h, 2, w, 2, c))  # [B, H, 2, W, 2, C]
     return x.reshape(b, 2 * h, 2 * w, c)
+
+
+#: ``model.norm``: no normalization, or batch normalization after each hidden layer (before its activation).
+NORMS = ("none", "batch")
+#: The mutable collection a training step's batch-norm layers write their new running averages into.
+RUNNING = "running_stats"
+
+
+class BatchNorm(nn.Module):
+    """Batch normalization whose running averages live in ``params`` (Keras' momentum and epsilon).
+
+    Training (``train=True``, applied with ``mutable=[RUNNING]``) normalises by the batch's mean and
+    variance over every axis but the channels, and writes the updated running averages into the
+    collection :data:`RUNNING`; the train step copies them into the parameters after the optimizer
+    update (:func:`with_running_stats`). Evaluation uses the running averages, so an example's output
+    does not depend on the rest of its batch. The running averages get no gradient (the training path
+    never reads them into the loss), and keeping them with the parameters means that evaluation,
+    prediction, the analysis and the checkpoints see one pytree, as for any other model.
+    """
+
+    momentum: float = 0.99
+    epsilon: float = 1e-3
+
+    @nn.compact
+    def __call__(self, x, train: bool):
+        c = x.shape[-1]
+        scale = self.param("scale", nn.initializers.ones, (c,))
+        bias = self.param("bias", nn.initializers.zeros, (c,))
+        running_mean = self.param("running_mean", nn.initializers.zeros, (c,))
+        running_var = self.param("running_var", nn.initializers.ones, (c,))
+        if train:
+            axes = tuple(range(x.ndim - 1))
+            mean = x.mean(axes)
+            var = jnp.square(x - mean).mean(axes)
+            keep, sg = self.momentum, jax.lax.stop_gradient
+            self.put_variable(RUNNING, "running_mean", keep * sg(running_mean) + (1 - keep) * sg(mean))
+            self.put_variable(RUNNING, "running_var", keep * sg(running_var) + (1 - keep) * sg(var))
+        else:
+            mean, var = running_mean, running_var
+        return (x - mean) * jax.lax.rsqrt(var + self.epsilon) * scale + bias
+
+
+def norm_layers(norm: str, n: int, prefix: str):
+    """``n`` batch-norm layers named ``<prefix>_<i>_norm`` (``norm='batch'``), or n Nones ('none')."""
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm {norm!r}; expected one of {list(NORMS)}")
+    return [BatchNorm(name=f"{prefix}_{i}_norm") if norm == "batch" else None for i in range(n)]
+
+
+def normed(layer, x, train: bool):
+    """``layer(x, train)``, or ``x`` when there is no layer."""
+    return x if layer is None else layer(x, train)
+
+
+def with_running_stats(params, running):
+    """``params`` with the running averages a training step wrote (a tree mirroring the parameters')."""
+    if not running:
+        return params
+    out = dict(params)
+    for k, v in running.items():
+        out[k] = with_running_stats(params[k], v) if isinstance(v, dict) else v
+    return out

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import flax.linen as nn
 
-from aejax.models.common import activation, initializer, max_pool_2x2, register, upsample_2x2
+from aejax.models.common import activation, initializer, max_pool_2x2, norm_layers, normed, register, upsample_2x2
 
 
 @register("conv")
@@ -27,9 +27,12 @@ class ConvAE(nn.Module):
     activation: str = "relu"
     output_activation: str = "sigmoid"
     kernel_init: str = "lecun_normal"  # Flax's default; "glorot_uniform" is Keras'
+    norm: str = "none"  # "batch": batch normalization after each hidden convolution, before its activation
 
     def setup(self):
         init = initializer(self.kernel_init)
+        self.enc_norms = norm_layers(self.norm, len(self.encoder), "enc")
+        self.dec_norms = norm_layers(self.norm, len(self.decoder), "dec")
         self.enc_convs = [nn.Conv(c, (k, k), padding="SAME", kernel_init=init, name=f"enc_{i}")
                           for i, (c, k) in enumerate(self.encoder)]
         self.dec_convs = [nn.Conv(c, (k, k), padding="SAME", kernel_init=init, name=f"dec_{i}")
@@ -39,18 +42,16 @@ class ConvAE(nn.Module):
 
     def encode(self, x, *, train: bool = False):
         """[B, H, W, C] -> bottleneck [B, H / 2^k, W / 2^k, C_k] (7x7x8 for the course)."""
-        del train
         act = activation(self.activation)
-        for conv in self.enc_convs:
-            x = max_pool_2x2(act(conv(x)))
+        for conv, norm in zip(self.enc_convs, self.enc_norms):
+            x = max_pool_2x2(act(normed(norm, conv(x), train)))
         return x
 
     def decode(self, z, *, train: bool = False):
         """bottleneck -> reconstruction [B, H, W, C] (cropped if pooling rounded up)."""
-        del train
         act = activation(self.activation)
-        for conv in self.dec_convs:
-            z = upsample_2x2(act(conv(z)))
+        for conv, norm in zip(self.dec_convs, self.dec_norms):
+            z = upsample_2x2(act(normed(norm, conv(z), train)))
         h, w = self.out_shape[0], self.out_shape[1]
         z = z[:, :h, :w, :]  # odd sizes: 'same' pooling rounded up, crop back
         return activation(self.output_activation)(self.out_conv(z))

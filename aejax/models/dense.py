@@ -12,7 +12,7 @@ from typing import Sequence
 import flax.linen as nn
 import numpy as np
 
-from aejax.models.common import activation, initializer, register
+from aejax.models.common import activation, initializer, norm_layers, normed, register
 
 
 @register("dense")
@@ -31,9 +31,12 @@ class DenseAE(nn.Module):
     latent_activation: str = "linear"
     output_activation: str = "sigmoid"
     kernel_init: str = "lecun_normal"  # Flax's default; "glorot_uniform" is Keras'
+    norm: str = "none"  # "batch": batch normalization after each hidden layer, before its activation
 
     def setup(self):
         dec = tuple(reversed(self.hidden)) if self.decoder_hidden is None else tuple(self.decoder_hidden)
+        self.enc_norms = norm_layers(self.norm, len(self.hidden), "enc")
+        self.dec_norms = norm_layers(self.norm, len(dec), "dec")
         init = initializer(self.kernel_init)
         self.enc_layers = [nn.Dense(f, kernel_init=init, name=f"enc_{i}")
                            for i, f in enumerate((*self.hidden, self.latent_dim))]
@@ -42,20 +45,18 @@ class DenseAE(nn.Module):
 
     def encode(self, x, *, train: bool = False):
         """[B, *out_shape] -> code [B, latent_dim]."""
-        del train
         h = x.reshape(x.shape[0], -1)  # [B, P]
         act = activation(self.activation)
-        for layer in self.enc_layers[:-1]:
-            h = act(layer(h))
+        for layer, norm in zip(self.enc_layers[:-1], self.enc_norms):
+            h = act(normed(norm, layer(h), train))
         return activation(self.latent_activation)(self.enc_layers[-1](h))
 
     def decode(self, z, *, train: bool = False):
         """code [B, latent_dim] -> reconstruction [B, *out_shape]."""
-        del train
         act = activation(self.activation)
         h = z
-        for layer in self.dec_layers[:-1]:
-            h = act(layer(h))
+        for layer, norm in zip(self.dec_layers[:-1], self.dec_norms):
+            h = act(normed(norm, layer(h), train))
         h = activation(self.output_activation)(self.dec_layers[-1](h))
         return h.reshape(z.shape[0], *self.out_shape)  # [B, *out_shape]
 

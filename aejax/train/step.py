@@ -26,6 +26,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from aejax.models import losses
+from aejax.models.common import RUNNING, with_running_stats
 
 AXIS = "data"
 
@@ -136,6 +137,17 @@ class Task:
         return per_example, {"loss": per_example, "mse": losses.mse(recon, target),
                              "psnr": losses.psnr(recon, target)}
 
+    def train_objective(self, params, x_in, target, key, step):
+        """:meth:`objective` at a training step -> (per-example loss, metrics, running averages):
+        a model with batch normalization (``norm='batch'``) runs in training mode and returns the
+        running averages it updated (:data:`aejax.models.common.RUNNING`); others return {}."""
+        if getattr(self.model, "norm", "none") != "batch":
+            return (*self.objective(params, x_in, target, key, step=step), {})
+        recon, updated = self.model.apply({"params": params}, x_in, train=True, mutable=[RUNNING])
+        per_example = losses.loss_fn(self.loss)(recon, target)  # [B]
+        return per_example, {"loss": per_example, "mse": losses.mse(recon, target),
+                             "psnr": losses.psnr(recon, target)}, updated[RUNNING]
+
     def corrupt(self, x, key):
         """The model's input for clean examples ``x`` (noisy when denoising)."""
         if self.noise_std <= 0:
@@ -201,15 +213,15 @@ def train_step(task: Task, state: TrainState, x_in, target, key, axis_name: str 
     (``axis_name`` set) gradients and metrics are averaged over devices.
     """
     def loss_fn(params):
-        per_example, metrics = task.objective(params, x_in, target, key, step=state.step)
-        return per_example.mean(), metrics
+        per_example, metrics, running = task.train_objective(params, x_in, target, key, step=state.step)
+        return per_example.mean(), (metrics, running)
 
-    (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    (_, (metrics, running)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     metrics = {k: v.mean() for k, v in metrics.items()}
-    if axis_name is not None:
-        grads, metrics = jax.lax.pmean((grads, metrics), axis_name)
+    if axis_name is not None:  # batch norm's statistics too: the devices' mean is the global batch's
+        grads, metrics, running = jax.lax.pmean((grads, metrics, running), axis_name)
     updates, opt_state = task.tx.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
+    params = with_running_stats(optax.apply_updates(state.params, updates), running)
     return TrainState(state.step + 1, params, opt_state), metrics
 
 
