@@ -38,15 +38,17 @@ def _figure_order(path: Path, noisy: bool) -> tuple:
 def key_settings(cfg: Mapping) -> str:
     """The settings that say which run this is: model, data, loss, optimiser, length, seed."""
     m, d, t = cfg.get("model", {}), cfg.get("data", {}), cfg.get("train", {})
-    arch = "-".join(str(h) for h in [*m.get("hidden", []), m["latent_dim"]]) if "latent_dim" in m else ""
+    hidden = m.get("hidden", [])
+    hidden = hidden if isinstance(hidden, list) else [hidden]  # a list of widths, or one (the LSTM's)
+    arch = "-".join(str(h) for h in [*hidden, m["latent_dim"]]) if "latent_dim" in m else ""
     model = " ".join(str(p) for p in (m.get("name"), arch) if p)
     if d.get("name"):
         model += f" on {d['name']}" + (f" with noise σ={d['noise_std']:g}" if d.get("noise_std") else "")
     parts = [model.strip()]
-    if t:
-        parts.append(f"{t.get('loss')} loss, {t.get('optimizer')} lr {t.get('learning_rate'):g}, "
-                     f"batch {t.get('batch_size')}, {t.get('epochs')} epochs"
-                     + (f" (patience {t['patience']})" if t.get("patience") else ""))
+    for key, text in (("loss", "{} loss"), ("optimizer", "{}"), ("learning_rate", "lr {:g}"),
+                      ("batch_size", "batch {}"), ("epochs", "{} epochs"), ("patience", "patience {}")):
+        if t.get(key) not in (None, "", 0):
+            parts.append(text.format(t[key]))
     if "seed" in cfg:
         parts.append(f"seed {cfg['seed']}")
     return ", ".join(p for p in parts if p)

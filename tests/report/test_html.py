@@ -31,9 +31,11 @@ def test_run_report_reads_in_order(tmp_path):
     assert heads == ["mnist_dense / default", "Summary", "Figures", "loss", "test_originals", "test_bottlenecks",
                      "test_reconstructions", "test_overview", "r2", "Latent analysis", "Latent notes",
                      "latent_ablation", "latent_scree", "Config"]
-    settings = "dense 400-200-100 on mnist5k, mse loss, adam_keras lr 0.001, batch 256, 150 epochs, seed 3"
+    settings = "dense 400-200-100 on mnist5k, mse loss, adam_keras, lr 0.001, batch 256, 150 epochs, seed 3"
     assert f"<title>mnist_dense / default: {settings}</title>" in page and f"<p><b>{settings}</b></p>" in page
     assert "completed all epochs" in page  # why training stopped
+    lstm = {**CFG, "model": {"name": "lstm", "hidden": 64, "latent_dim": 16}, "train": {"epochs": 2}}
+    assert "<p><b>lstm 64-16 on mnist5k, 2 epochs, seed 3</b></p>" in _run(tmp_path / "lstm", lstm, ())
 
 
 def test_denoising_report_shows_part_3_in_the_seeds_order(tmp_path):
