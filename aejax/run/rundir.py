@@ -36,7 +36,8 @@ from aejax import config as config_lib
 from aejax.errors import UserError
 
 #: Keys a resumed run may change: how long it trains and how it shows progress.
-RESUME_IGNORED = ("train.epochs", "train.progress", "train.patience", "experiment")
+RESUME_IGNORED = ("train.epochs", "train.progress", "train.patience", "experiment",
+                  "log.tensorboard", "log.images_every")
 #: aejax's files that make a folder a run directory: the marker, the completion marker, the lock.
 MARKER, COMPLETE, LOCK = ".aejax-run", ".aejax-complete", ".aejax-lock"
 _HELD: set[str] = set()  # run directories this process holds the lock of

@@ -13,9 +13,10 @@ Per run ("member"), every case gets the same rules:
 - checkpoints: ``latest`` and ``best`` after the first epoch, then at most every
   ``checkpoint_every_s`` seconds, when a run stops, at the end, on divergence (the last good
   epoch) and on SIGTERM / SIGINT (after finishing the epoch, then :class:`Interrupted`);
-- ``metrics.jsonl``: one row appended per run and epoch, as it happens; then ``on_epoch(i, row)``
-  is called (live sinks such as TensorBoard, a tuner's pruner): a string it returns stops run ``i``
-  with that reason, as early stopping would;
+- ``metrics.jsonl``: one row appended per run and epoch, as it happens; then ``on_epoch(i, row, params)``
+  is called (live sinks such as TensorBoard, a tuner's pruner; ``params()`` returns run ``i``'s
+  current parameters, valid during the call only): a string it returns stops run ``i`` with that
+  reason, as early stopping would;
 - resume: every run restores its own ``latest`` / ``best`` checkpoint and goes on
   from its own epoch (a run ahead of the others waits for them).
 
@@ -67,7 +68,7 @@ class Programs(Protocol):
         """Shapes / shardings of run ``i``'s TrainState (to restore its checkpoint)."""
 
 
-OnEpoch = Callable[[int, dict], "str | None"]
+OnEpoch = Callable[[int, dict, Callable[[], Any]], "str | None"]
 
 
 class RunFiles(Protocol):
@@ -153,8 +154,9 @@ def fit(programs: Programs, state, best, loops: list[dict], runs: Sequence[RunFi
     ``state`` / ``best`` / ``loops`` as :func:`restore` returns them; ``runs[i]`` are run i's files.
     Returns ``(state, best, diverged)``, ``diverged`` mapping a run's index to its message.
     ``stop_after_epoch`` ends the call after that epoch, as if the process were killed there
-    (tests use it to check resume). ``on_epoch(i, row)``: called after each of run i's rows is
-    written; a string it returns stops that run with that reason. ``loops`` are updated in place.
+    (tests use it to check resume). ``on_epoch(i, row, params)``: called after each of run i's rows
+    is written (``params()``: run i's parameters after that epoch); a string it returns stops that
+    run with that reason. ``loops`` are updated in place.
     """
     n = programs.n
     diverged: dict[int, str] = {}
@@ -168,7 +170,8 @@ def fit(programs: Programs, state, best, loops: list[dict], runs: Sequence[RunFi
                               checkpoint_every_s=checkpoint_every_s, stop_after_epoch=stop_after_epoch,
                               on_epoch=on_epoch)
     if bar:
-        early = [lp for lp in loops if lp["stopped"].startswith("early")]
+        early = [lp for lp in loops if lp["stopped"] and lp["epoch"] < epochs
+                 and lp["stopped"] != "not trained in this program"]  # early stopping, a pruner, ...
         if early and n == 1:  # the bar ends short of 100 %: say why
             bar.set_postfix_str(f"{early[0]['stopped']} (best epoch {early[0]['best_epoch']})")
         elif early:
@@ -223,7 +226,8 @@ def _epochs(programs, state, best, loops, runs, diverged, active, saved, bar, si
                 active[i] = False
                 continue
             improved[i] = outcome == "improved"
-            reason = on_epoch(int(i), row) if on_epoch is not None else None
+            reason = (on_epoch(int(i), row, lambda i=int(i): programs.member(state, i).params)
+                      if on_epoch is not None else None)
             if reason and not loops[i]["stopped"]:
                 loops[i]["stopped"] = str(reason)
             if loops[i]["stopped"] or epoch == epochs:

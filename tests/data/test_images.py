@@ -50,6 +50,22 @@ def test_tfds_unavailable_names_the_offline_sources(tmp_path):
         data.load("tfds:no_such_dataset_xyz", options={"data_dir": str(tmp_path)})
 
 
+def test_tfds_offline_fails_at_once_naming_the_offline_sources(tmp_path, monkeypatch):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    from aejax.data import images, network
+    monkeypatch.setattr(network, "reachable", lambda host, **kw: host != images.TFDS_HOST)
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare",
+                        lambda *a, **kw: pytest.fail("no download may be tried offline"))
+    with pytest.raises(UserError, match="tfds:mnist: not prepared.*cannot be reached.*mnist5k.*digits.*idx:"):
+        data.load("tfds:mnist", options={"data_dir": str(tmp_path)})
+
+
+def test_network_check_is_bounded():
+    from aejax.data import network
+    assert not network.reachable("127.0.0.1:1", timeout=1.0)  # refused at once
+    assert not network.reachable("host.invalid", timeout=1.0)  # no such name
+
+
 def test_tfds_reads_a_prepared_array_record_dataset(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import aejax.data as data
-from aejax.data import tabular
+from aejax.data import network, tabular
 from aejax.data.tabular import MinMaxScaler, minmax_scale, write_csv
 from aejax.errors import UserError
 from helpers import COLAB_COLUMNS
@@ -172,7 +172,7 @@ def test_scaler_constant_column_and_errors():
 
 
 @pytest.mark.parametrize("name, shape, target, ydtype", [
-    ("boston_housing", (506, 13), "MEDV", np.float32),
+    ("boston_housing", (506, 12), "MEDV", np.float32),
     ("diabetes", (442, 10), "progression", np.float32),
     ("wine", (178, 13), "class", np.int32),
     ("breast_cancer", (569, 30), "class", np.int32),
@@ -194,8 +194,12 @@ def test_boston_housing_values_and_drop():
     assert raw.meta["columns"][:3] == ["CRIM", "ZN", "INDUS"]
     np.testing.assert_allclose(raw.train.x[0, :3], [0.00632, 18.0, 2.31], rtol=1e-5)
     assert raw.train.y[0] == pytest.approx(24.0)
-    raw = tabular.boston_housing(drop="B")
-    assert raw.train.x.shape == (506, 12) and "B" not in raw.meta["columns"]
+    assert "B" not in raw.meta["columns"] and raw.meta["columns"][-2:] == ["PTRATIO", "LSTAT"]
+    np.testing.assert_allclose(raw.train.x[0, -2:], [15.3, 4.98], rtol=1e-5)  # B (396.9) left out
+    raw = tabular.boston_housing(drop="B")  # accepted, changes nothing
+    assert raw.train.x.shape == (506, 12)
+    raw = tabular.boston_housing(drop=["CHAS"])
+    assert raw.train.x.shape == (506, 11) and "CHAS" not in raw.meta["columns"]
     with pytest.raises(UserError, match="'Z'"):
         tabular.boston_housing(drop=["Z"])
 
@@ -217,12 +221,28 @@ def test_california_housing_not_cached_names_alternatives(tmp_path, monkeypatch)
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
     monkeypatch.setattr(sklearn.datasets, "fetch_california_housing", fake_fetch)
+    monkeypatch.setattr(network, "reachable", lambda host, **kw: True)  # the host answers; the download fails
     with pytest.raises(UserError) as e:
         data.load("california_housing", options={"data_home": str(tmp_path)})
     msg = str(e.value)
     assert calls == [False, True]  # the cache first, then one download
     for alt in ("boston_housing", "diabetes", "csv:", "california_housing_train.csv", "URLError"):
         assert alt in msg, msg
+
+
+def test_california_housing_offline_fails_at_once_without_downloading(tmp_path, monkeypatch):
+    import sklearn.datasets
+    calls = []
+
+    def fake_fetch(*, data_home=None, download_if_missing=True, **kw):
+        calls.append(download_if_missing)
+        raise OSError("Data not found and `download_if_missing` is False")
+
+    monkeypatch.setattr(sklearn.datasets, "fetch_california_housing", fake_fetch)
+    monkeypatch.setattr(network, "reachable", lambda host, **kw: host != tabular.CALIFORNIA_HOST)
+    with pytest.raises(UserError, match=f"{tabular.CALIFORNIA_HOST} cannot be reached.*boston_housing.*diabetes"):
+        data.load("california_housing", options={"data_home": str(tmp_path)})
+    assert calls == [False]  # the cache only: no download attempted
 
 
 def test_california_housing_real_fetcher_cache_miss(tmp_path):

@@ -29,26 +29,25 @@ def test_quick_run_writes_features_scaler_and_r2_table(quick_run):
     summary = json.loads((quick_run / "summary.json").read_text())
     cfg = json.loads((quick_run / "config.json").read_text())
     assert cfg["model"] == {"name": "dense", "hidden": [32, 16], "latent_dim": 7, "activation": "relu",
-                            "latent_activation": "relu", "output_activation": "sigmoid"}
+                            "latent_activation": "linear", "output_activation": "sigmoid"}
     assert cfg["train"]["loss"] == "mae" and cfg["train"]["batch_size"] == 32
-    assert summary["params"] == 2196  # 13-32-16-7-16-32-13, weights + biases
+    assert summary["params"] == 2131  # 12-32-16-7-16-32-12 (Boston without column B), weights + biases
     # MAE loss: test/loss and the separately computed test/mae agree.
     assert summary["test/mae"] == pytest.approx(summary["test/loss"], rel=1e-5)
-    assert summary["validate_on"] == "test" and summary["val_examples"] == summary["test_examples"] == 101
-    assert summary["train_examples"] == 405  # validation rows went back into training, as in the seed
+    assert summary["validate_on"] == "val" and "validation_note" not in summary  # held out, not the test split
+    assert (summary["train_examples"], summary["val_examples"], summary["test_examples"]) == (354, 51, 101)
     for key in ("autoencoder", "inputs", "pca"):
         assert -1.0 < summary[f"test/r2_{key}"] <= 1.0
-    assert summary["test/r2_inputs"] > 0.5  # a linear model on all 13 inputs explains MEDV well
+    assert summary["test/r2_inputs"] > 0.5  # a linear model on all 12 inputs explains MEDV well
 
     header, splits, feats = tabular_run.read_features(quick_run / "features.csv")
     assert header == ["index", "split"] + [f"feature_{j}" for j in range(7)] + ["MEDV"]
-    assert splits.count("train") == 405 and splits.count("test") == 101 and feats.shape == (506, 7)
-    assert (feats >= 0).all()  # the seed's code layer is ReLU
+    assert [splits.count(s) for s in ("train", "val", "test")] == [354, 51, 101] and feats.shape == (506, 7)
     with open(quick_run / "features.csv") as f:
         assert [int(r["index"]) for r in csv.DictReader(f)] == list(range(506))
 
     scaler = json.loads((quick_run / "scaler.json").read_text())
-    assert len(scaler["min"]) == len(scaler["max"]) == 13 and scaler["target"] == "MEDV"
+    assert len(scaler["min"]) == len(scaler["max"]) == 12 and scaler["target"] == "MEDV" and "B" not in scaler["columns"]
     table = json.loads((quick_run / "analysis" / "tabular.json").read_text())
     assert [r["features"] for r in table["r2"]] == ["autoencoder features", "scaled inputs", "PCA (7 components)"]
     for fig in ("loss", "r2", "column_mae", "features"):
@@ -65,7 +64,7 @@ def test_saved_scaler_transforms_new_data_like_the_run(quick_run):
     d = run.cfg["data"]  # the same split unscaled, from the saved seed
     raw = data_lib.load(d["name"], seed=run.cfg["seed"], val_fraction=d["val_fraction"],
                         test_fraction=d["test_fraction"], limit=d["limit"] or None, options=d["options"])
-    raw_train = np.concatenate([raw.val.x, raw.train.x])  # validate_on=test: train = val + train
+    raw_train = raw.train.x  # validate_on=val: the val rows are held out
     scaler = tabular_run.load_scaler(quick_run)
     # Fitted on the training rows only: their range maps to exactly [0, 1].
     np.testing.assert_allclose(scaler.min, raw_train.min(axis=0), rtol=1e-6)
@@ -75,22 +74,24 @@ def test_saved_scaler_transforms_new_data_like_the_run(quick_run):
     _, splits, feats = tabular_run.read_features(quick_run / "features.csv")
     codes = tabular_run.encode(quick_run, raw.test.x)
     np.testing.assert_allclose(codes, feats[np.array(splits) == "test"], rtol=1e-5, atol=1e-6)
-    with pytest.raises(UserError, match="13 columns"):
+    with pytest.raises(UserError, match="12 columns"):
         tabular_run.encode(quick_run, raw.test.x[:, :5])
 
 
-def test_colab_csv_files_and_validate_on_val(tmp_path):
+def test_colab_csv_files_and_the_seeds_validate_on_test(tmp_path):
     rng = np.random.default_rng(0)
     for name, n in (("california_housing_train.csv", 300), ("california_housing_test.csv", 60)):
         rows = rng.uniform(0, 100, size=(n, len(COLAB_COLUMNS)))
         rows[:, -1] = rows[:, :8] @ rng.uniform(size=8)  # a target the inputs explain
         tabular.write_csv(tmp_path / name, COLAB_COLUMNS, rows)
     summary = api.run("housing_deep", workdir=tmp_path / "run", quick=True, overrides=FAST + [
-        f"data.name=csv:{tmp_path / 'california_housing_train.csv'}", "tabular.validate_on=val"])
-    assert summary["test_examples"] == 60  # the sibling _test.csv is the test split
-    assert summary["train_examples"] + summary["val_examples"] == 300 and summary["validate_on"] == "val"
+        f"data.name=csv:{tmp_path / 'california_housing_train.csv'}", "tabular.validate_on=test"])
+    assert summary["test_examples"] == summary["val_examples"] == 60  # the sibling _test.csv, also validating
+    assert summary["train_examples"] == 300 and summary["validate_on"] == "test"  # as the seed does
+    assert "optimistic" in summary["validation_note"] and "test/loss_last_epoch" in summary
+    assert "optimistic" in (tmp_path / "run" / "report.html").read_text()  # the report says so
     header, splits, _ = tabular_run.read_features(tmp_path / "run" / "features.csv")
-    assert header[-1] == "median_house_value" and set(splits) == {"train", "val", "test"}
+    assert header[-1] == "median_house_value" and set(splits) == {"train", "test"}
     assert json.loads((tmp_path / "run" / "scaler.json").read_text())["columns"] == COLAB_COLUMNS[:-1]
     with pytest.raises(UserError, match="tabular.validate_on"):
         api.run("housing_deep", workdir=tmp_path / "bad", quick=True, overrides=FAST + ["tabular.validate_on=all"])

@@ -74,7 +74,8 @@ def test_on_epoch_sees_every_row_and_can_stop_one_run(monkeypatch, tmp_path):
     fake = {1: [1.0, 1.0], 2: [0.9, 0.9], 3: [0.8, 0.8], 4: [0.7, 0.7]}
     seen = []
 
-    def on_epoch(i, row):
+    def on_epoch(i, row, params):
+        assert callable(params)
         seen.append((i, row["epoch"], row["val/loss"]))
         return "pruned" if i == 1 and row["epoch"] == 2 else None
 
