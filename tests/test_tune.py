@@ -20,6 +20,7 @@ import pytest
 from optuna.trial import TrialState
 
 from aejax import cli, tune
+from aejax.tune import storage as tune_storage
 from aejax.run import experiment
 from helpers import FAST, ROOT, metrics_rows, set_args, write_experiment
 
@@ -55,10 +56,10 @@ def _worker(exp, workdir, *args):
 
 def test_hooks_of_housing_deep_and_mnist_dense_resolve():
     """The experiments' spaces: the seed's hyperparameters; code size and learning rate."""
-    housing = tune._probe(experiment.load("housing_deep"), [], True)
+    housing = tune_storage.probe(experiment.load("housing_deep"), [], True)
     assert set(housing) == {"layers", "units", "code_size", "activation", "optimizer", "learning_rate"}
-    assert set(tune._probe(experiment.load("mnist_dense"), [], True)) == {"code_size", "learning_rate"}
-    g = tune.grid(housing)
+    assert set(tune_storage.probe(experiment.load("mnist_dense"), [], True)) == {"code_size", "learning_rate"}
+    g = tune_storage.grid(housing)
     assert g["code_size"] == list(range(2, 11)) and g["optimizer"] == ["adam", "rmsprop", "momentum"]
     assert g["learning_rate"][0] == pytest.approx(1e-4) and g["learning_rate"][1] == pytest.approx(1e-3)
 
@@ -170,6 +171,6 @@ def test_reap_fails_lost_trials_once_and_spares_live_ones(tmp_path):
 
 def test_a_study_of_another_setup_is_refused(tmp_path):
     storage = _journal(tmp_path)
-    tune._open_study("s", storage, None, None, {"experiment": "light", "quick": True, "overrides": []})
+    tune_storage.open_study("s", storage, None, None, {"experiment": "light", "quick": True, "overrides": []})
     with pytest.raises(Exception, match="made for another setup .*quick: true there, false here"):
-        tune._open_study("s", storage, None, None, {"experiment": "light", "quick": False, "overrides": []})
+        tune_storage.open_study("s", storage, None, None, {"experiment": "light", "quick": False, "overrides": []})
