@@ -97,7 +97,9 @@ def _figures(study: optuna.Study, tune_dir: Path) -> list[str]:
         if complete:
             order = sorted(complete, key=lambda t: t.number)
             best = [min(t.value for t in order[:i + 1]) for i in range(len(order))]
-            ax.step([t.number for t in order], best, where="post", color="C3", label="best so far")
+            last = max(t.number for t in complete + pruned)  # the line runs on to the last trial drawn
+            ax.step([t.number for t in order] + [last], best + best[-1:], where="post", color="C3",
+                    label="best so far")
         ax.set(xlabel="trial", ylabel="best val/loss of the run", title=f"{study.study_name}: optimisation history")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.legend()
@@ -117,7 +119,7 @@ def _figures(study: optuna.Study, tune_dir: Path) -> list[str]:
         notes.append("parameter importances: no parameter varies between the complete trials")
         return notes
     names = list(imp)[::-1]
-    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.4 * len(names)))
+    fig, ax = plt.subplots(figsize=(7, max(2.4, 1.2 + 0.4 * len(names))))
     ax.barh(names, [imp[n] for n in names])
     ax.set(xlabel="importance (fANOVA) for the best val/loss",
            title=f"parameter importances over {len(complete)} complete trials")

@@ -123,7 +123,7 @@ class Worker:
         self.base, self.quick = base, quick
         self.heartbeat_s, self.grace_s = heartbeat_s, grace_s
         self.trained = self.reused = 0
-        self.current = self.error = None
+        self.current = self.error = self.pruned = None
 
     def loop(self, n: int) -> None:
         dups = fails = 0
@@ -148,7 +148,7 @@ class Worker:
                 print(f"aejax tune: the sampler proposed {dups} finished configurations in a row; the search "
                       f"space looks exhausted ({done} finished)", flush=True)
                 return
-            self.current, self.error = None, None
+            self.current, self.error, self.pruned = None, None, None
             try:
                 self.study.optimize(self._objective, n_trials=1, catch=(TrainingDiverged,))
             except (Interrupted, KeyboardInterrupt):
@@ -163,9 +163,9 @@ class Worker:
             fails = fails + 1 if last.state == TrialState.FAIL else 0
             print(f"aejax tune: trial {last.number} " + (
                 f"complete: val/loss {last.value:.6g}" if last.state == TrialState.COMPLETE else
-                "pruned" if last.state == TrialState.PRUNED else f"failed: {self.error}"), flush=True)
+                f"pruned ({self.pruned})" if last.state == TrialState.PRUNED else f"failed: {self.error}"), flush=True)
             if fails >= MAX_FAILURES:
-                raise TrainingDiverged(f"aejax tune: {fails} trials in a row failed (the last: {self.error}); "
+                raise TrainingDiverged(f"tune: {fails} trials in a row failed (the last: {self.error}); "
                                        "narrow the search space (e.g. its learning rates)")
 
     def _objective(self, trial) -> float:
@@ -174,6 +174,9 @@ class Worker:
             return self._run_trial(trial)
         except TrainingDiverged as e:
             self.error = str(e)
+            raise
+        except optuna.TrialPruned as e:
+            self.pruned = str(e)
             raise
 
     def _run_trial(self, trial) -> float:
