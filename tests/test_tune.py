@@ -135,8 +135,11 @@ def test_pruned_trial_is_recorded_and_a_duplicate_is_not_trained(tmp_path, capsy
 
 
 def test_a_killed_workers_trial_is_failed_and_retried(tmp_path, capsys):
+    # SQLite: a killed worker's lock goes with it (one killed while appending to a journal file leaves
+    # the file's lock, which the next worker breaks after Optuna's 30 s grace period)
     exp, work = write_experiment(tmp_path, LIGHT, "light.py"), tmp_path / "tune"
-    args = ["--trials", 1, "--pruner", "none", "--set", "train.epochs=100"]
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    args = ["--trials", 1, "--pruner", "none", "--set", "train.epochs=100", "--storage", storage]
     proc = _worker(exp, work, *args)
     deadline = time.time() + 240
     while not any(len(p.read_text().splitlines()) >= 2 for p in work.glob("*/metrics.jsonl")):
@@ -145,9 +148,10 @@ def test_a_killed_workers_trial_is_failed_and_retried(tmp_path, capsys):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     proc.stdout.close()
-    tune.tune(exp, trials=1, workdir=work, overrides=FAST + ["train.epochs=100"], quick=True, pruner="none")
+    tune.tune(exp, trials=1, workdir=work, overrides=FAST + ["train.epochs=100"], quick=True, pruner="none",
+              storage=storage)
     assert "marked failed, enqueued again" in capsys.readouterr().out
-    t0, t1 = optuna.load_study(study_name="light/tune", storage=_journal(work)).trials
+    t0, t1 = _study(storage, work).trials
     assert t0.state == TrialState.FAIL and t1.state == TrialState.COMPLETE
     assert t1.params == t0.params and t1.system_attrs["failed_trial"] == 0 and t1.user_attrs["retry_of"] == 0
     rows = metrics_rows(work / t1.user_attrs["run"])  # resumed from the killed run's checkpoint

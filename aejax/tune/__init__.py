@@ -20,7 +20,8 @@ works across hosts). Each worker, before each trial:
 - fails the RUNNING trials whose worker is gone -- a dead process on this host, or no heartbeat
   (a user attribute each worker refreshes every ``heartbeat_s``) for ``grace_s`` -- and enqueues
   each as a new trial with the same parameters (up to :data:`MAX_RETRY` times; its run directory
-  resumes from the checkpoints the dead worker left);
+  resumes from the checkpoints the dead worker left; a worker killed while appending to a journal
+  file leaves that file's lock, which Optuna breaks after 30 s);
 - stops once the study holds N finished (COMPLETE or PRUNED) trials, counting those running in
   other workers, so rerunning the command continues the study up to N and a finished study trains
   nothing. Workers that check at the same instant may overshoot N by one trial each.
