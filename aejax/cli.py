@@ -1,4 +1,4 @@
-"""The ``aejax`` command line: run, sweep, analyze, list.
+"""The ``aejax`` command line: run, sweep, tune, analyze, list.
 
 Exit status: 0 success; 2 bad input or usage (one message naming the file /
 key / value, no traceback); 1 a failed run (a diverged run; its earlier checkpoints kept);
@@ -36,6 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sweep", help="run every configuration of the experiment's sweep()")
     common(s)
     s.add_argument("--shard", default="0/1", metavar="I/N", help="run only every N-th configuration, from I")
+    t = sub.add_parser("tune", help="hyperparameter search (Optuna) over the experiment's search_space()")
+    common(t)  # --workdir: the tune directory (default results/<experiment>/tune)
+    t.add_argument("--trials", type=int, required=True, metavar="N", help="finished trials the study should hold")
+    t.add_argument("--storage", help="Optuna storage shared by the workers: sqlite:///PATH, postgresql://..., "
+                                     "journal:PATH (default: a journal file in the tune directory)")
+    t.add_argument("--study", help="study name (default <experiment>/<tune directory name>)")
+    t.add_argument("--sampler", choices=["tpe", "random", "grid"], default="tpe")
+    t.add_argument("--pruner", choices=["median", "hyperband", "none"], default="median")
     a = sub.add_parser("analyze", help="latent-space analysis of a finished run directory")
     a.add_argument("run_dir")
     a.add_argument("--experiment", help="the experiment file the run used, when config.json names a path "
@@ -64,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "sweep":
             api.sweep(args.experiment, workdir=args.workdir, overrides=args.overrides,
                       quick=args.quick, shard=args.shard)
+        elif args.command == "tune":
+            from aejax import tune
+            tune.tune(args.experiment, trials=args.trials, storage=args.storage, study=args.study,
+                      sampler=args.sampler, pruner=args.pruner, workdir=args.workdir,
+                      overrides=args.overrides, quick=args.quick)
         elif args.command == "analyze":
             api.analyze(args.run_dir, experiment=args.experiment)
     except UserError as e:

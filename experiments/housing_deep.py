@@ -5,6 +5,7 @@
     aejax run housing_deep --set data.name=csv:/content/sample_data/california_housing_train.csv
     aejax sweep housing_deep               # code size, depth, width, activation, optimiser, lr x 3 seeds
     aejax sweep housing_deep --set sweep.vectorize_seeds=true   # the seeds of a configuration in one program
+    aejax tune housing_deep --trials 30    # Optuna over the seed's hyperparameters (search_space below)
 
 The seed (003): encoder Dense 32-16-7, all ReLU (the code too); decoder
 16-32-n with a sigmoid output; inputs MinMax-scaled to [0, 1] with the scaler
@@ -31,7 +32,7 @@ Boston housing table that mlxtend ships (506 rows, target MEDV), without its col
 Code: :mod:`aejax.projects.tabular`.
 """
 from aejax.config import base_config
-from aejax.projects import tabular
+from aejax.projects import search_spaces, tabular
 
 
 def get_config() -> dict:
@@ -60,6 +61,7 @@ def quick(cfg: dict) -> dict:
 prepare_data = tabular.prepare           # validation split choice + MinMax scaling fitted on train
 after_training = tabular.write_outputs   # scaler.json, features.csv, R² table, tabular figures
 after_sweep = tabular.after_sweep        # figures/sweep_mae.png
+search_space = search_spaces.dense_autoencoder  # aejax tune: code size, layers, units, activation, optimiser, lr
 
 
 def sweep(quick: bool = False):

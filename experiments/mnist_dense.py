@@ -2,6 +2,7 @@
 
     aejax run mnist_dense            # 150 epochs on mnist5k (offline), ~1 min on 2 CPU cores
     aejax run mnist_dense --set data.name=idx:/usr/share/datasets/fashion-mnist
+    aejax tune mnist_dense --trials 20     # Optuna over code size and learning rate
 
 Choices the course leaves open: ReLU hidden layers, a linear 100-unit code
 (no activation, so the code is not clipped at 0), sigmoid output, MSE loss,
@@ -18,6 +19,7 @@ Fashion-MNIST" there.
 Code: :mod:`aejax.projects.course`.
 """
 from aejax.config import base_config
+from aejax.projects import search_spaces
 from aejax.projects.course import COURSE_KERAS_TRAIN
 
 
@@ -35,3 +37,6 @@ def sweep(quick: bool = False):
     from aejax import hyper
     sizes = [8, 32] if quick else [10, 25, 50, 100, 200]
     return hyper.product([hyper.sweep("model.latent_dim", sizes), hyper.sweep("seed", range(2 if quick else 3))])
+
+
+search_space = search_spaces.code_and_lr  # aejax tune: code size (8..256, log) and learning rate

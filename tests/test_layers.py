@@ -1,7 +1,7 @@
 """The package's layering: imports (function-level ones included) point down the layers only.
 
     errors -> config, hyper, jaxsetup -> data, models -> train -> run -> analysis, report
-    -> api -> projects -> cli -> aejax/__init__ (lazy wrappers), __main__
+    -> api -> tune -> projects -> cli -> aejax/__init__ (lazy wrappers), __main__
 
 A part may import itself and any part of a lower layer; a cycle between parts, an upward import,
 or a ``try/except ImportError`` around one of aejax's own imports fails here.
@@ -21,6 +21,7 @@ LAYERS = [
     {"run"},
     {"analysis", "report"},
     {"api"},
+    {"tune"},
     {"projects"},
     {"cli"},
     {"__main__", "__init__"},

@@ -34,6 +34,8 @@ HOOKS: dict[str, tuple[tuple[str, ...], str]] = {
                        "(**kw) -> dict: extra summary fields and files, after the test evaluation"),
     "after_sweep": (("sweep_dir", "configs", "rows"), "(**kw) -> None: sweep-level tables and figures"),
     "run": (("cfg", "workdir"), "(cfg, workdir) -> summary: a pipeline of its own instead of training one model"),
+    "search_space": (("trial",), "(trial) -> {key: value}: the overrides of one `aejax tune` trial, from an "
+                                 "Optuna trial's suggest_* calls"),
 }
 
 #: Module constants the protocol reads (optional).
@@ -57,6 +59,7 @@ class Experiment:
     after_training: Callable | None = None
     after_sweep: Callable | None = None
     run: Callable | None = None
+    search_space: Callable | None = None
     group_keys: tuple[str, ...] = ()
 
     @property
