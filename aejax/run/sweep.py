@@ -262,11 +262,11 @@ def mean_std(values: list) -> tuple[float, float]:
 def confidence_interval(values: list, level: float = 0.95) -> tuple[float, float]:
     """Student-t confidence interval for the mean of the finite numbers in ``values``:
     mean ± t(level, n - 1) · std / sqrt(n); (nan, nan) for fewer than two values."""
-    from scipy import stats
+    from scipy.special import stdtrit  # Student t's quantile function (imports in 0.25 s; scipy.stats 0.8 s)
     v = _finite(values)
     if v.size < 2:
         return math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, v.size - 1)) * float(v.std(ddof=1)) / math.sqrt(v.size)
+    half = float(stdtrit(v.size - 1, 0.5 + level / 2)) * float(v.std(ddof=1)) / math.sqrt(v.size)
     return float(v.mean()) - half, float(v.mean()) + half
 
 

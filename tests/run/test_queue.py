@@ -172,6 +172,13 @@ def test_shard_plans():
         sweep.shard_plan("3/3", 3, env={})
 
 
+
+def test_collect_needs_an_existing_sweep_directory(tmp_path):
+    with pytest.raises(UserError, match="--collect: .*nope does not exist"):
+        api.sweep("mnist_dense", workdir=tmp_path / "nope", quick=True, collect=True)
+    assert not (tmp_path / "nope").exists()
+
+
 def test_sweep_md_has_mean_std_and_a_student_t_interval():
     lo, hi = sweep.confidence_interval([1.0, 2.0, 3.0])
     half = 4.302652729911275 / math.sqrt(3)  # t(0.975, 2 degrees of freedom) * std 1 / sqrt(3)
@@ -276,3 +283,22 @@ def test_a_killed_workers_run_is_finished_by_the_next_workers(tmp_path):
     assert _trained(stdouts) == sorted(set(RUNS) - set(done))  # the killed run once more (resumed), the others once
     assert [r["epoch"] for r in metrics_rows(tmp_path / killed[0])] == list(range(1, 13))
     assert sorted(r["run"] for r in csv.DictReader(open(tmp_path / "sweep.csv"))) == sorted(RUNS)
+
+
+def test_a_worker_whose_claim_was_taken_stops_that_run(tmp_path, monkeypatch, capsys):
+    exp = seeds_only_experiment(tmp_path, n_seeds=1)
+    out = tmp_path / "sweep"
+    real = engine.train
+
+    def taken_meanwhile(e, cfgs, dirs, **kw):
+        dirs[0].lock_path.unlink()  # as if this worker hung past the timeout and another took the run
+        _lock(dirs[0], pid=4242, host="elsewhere", since="t", heartbeat_s=1.0)
+        time.sleep(0.3)  # a few heartbeats: the thread notices
+        return real(e, cfgs, dirs, **kw)
+    monkeypatch.setattr(engine, "train", taken_meanwhile)
+    api.sweep(exp, workdir=out, quick=True, overrides=FAST + ["sweep.heartbeat_s=0.05", "sweep.stale_after_s=60"])
+    name = "model.latent_dim=7,seed=0"
+    assert "claim lost (its lock now belongs to process 4242 on elsewhere" in capsys.readouterr().err
+    assert [r["epoch"] for r in metrics_rows(out / name)] == [1]  # stopped after its first epoch
+    assert not RunDir(out / name).is_finished() and json.loads((out / name / LOCK).read_text())["pid"] == 4242
+    assert not (out / "sweep.csv").exists()  # the new holder is still training it
