@@ -21,7 +21,7 @@ from aejax.analysis import run_dir as analysis_run_dir
 from aejax.errors import Interrupted, RunFailed, TrainingDiverged, UserError
 from aejax.report import html as report_html
 from aejax.report import latent_figures, plots
-from aejax.run import engine, sweep as sweep_lib
+from aejax.run import engine, queue, sweep as sweep_lib
 from aejax.run import experiment as experiment_lib
 from aejax.run.builder import load_data, load_run
 from aejax.run.resolve import default_workdir, resolve_config
@@ -175,20 +175,25 @@ def _outcome(message: str) -> str:
 
 
 def sweep(experiment, *, workdir=None, overrides: Iterable[str] = (), quick: bool = False,
-          shard: str = "0/1") -> Path:
-    """Run (this shard of) the experiment's sweep, then write its tables and report.
+          shard: str = "0/1", collect: bool = False) -> Path:
+    """Work through the experiment's sweep as one worker of a shared queue; the worker that
+    leaves nothing in training writes the tables and report.
 
-    Finished runs (completion marker present) are skipped, unfinished ones resume from their
-    checkpoints; a run directory of another config is refused (exit 2) before anything trains.
-    Runs that may share a program (equal but for ``seed`` with ``--set sweep.vectorize_seeds=true``,
-    and for the experiment's ``GROUP_KEYS``) train as one group; groups are dealt to the shards.
-    A diverged run does not stop the sweep: the others train, the tables are written, then
-    :class:`TrainingDiverged` names it (exit 1).
+    Any number of processes, on one host or many sharing the filesystem, may run this on one sweep
+    directory: each run is claimed atomically with a heartbeat (:mod:`aejax.run.queue`), a dead
+    worker's claim is taken over, a finished run (completion marker) is skipped and an unfinished
+    one resumes from its checkpoints. Runs that may share a program (equal but for ``seed`` with
+    ``--set sweep.vectorize_seeds=true``, and for the experiment's ``GROUP_KEYS``) form a group: a
+    worker claims every free run of a group, one by one, and trains those it got in one program.
+    ``shard``: ``I/N`` a static split (groups I, I+N, ...), ``auto`` only where a job-array task
+    starts (:func:`aejax.run.sweep.shard_plan`). When no other worker still holds a run, sweep.csv,
+    sweep.md and report.html are written, once (``collect``: only that, from what is there). A run
+    directory of another config is refused (exit 2) before anything trains. A diverged run does
+    not stop the sweep; afterwards :class:`TrainingDiverged` names it (exit 1).
     """
     jaxsetup.configure()
     t_start = time.perf_counter()
     exp = experiment_lib.load(experiment)
-    index, count = sweep_lib.parse_shard(shard)
     opts, base = sweep_lib.split_options(overrides)
     configs = sweep_lib.configurations(exp, quick)
     sweep_dir = Path(workdir) if workdir else Path("results") / exp.name / ("sweep-quick" if quick else "sweep")
@@ -199,45 +204,118 @@ def sweep(experiment, *, workdir=None, overrides: Iterable[str] = (), quick: boo
         raise UserError(f"experiment {exp.name!r} defines its own run(); its runs cannot share a program "
                         "(drop sweep.vectorize_seeds)")
     groups = sweep_lib.groups(configs, resolved, keys)
+    order, note = sweep_lib.shard_plan(shard, len(groups))
+    if collect and not sweep_dir.is_dir():
+        raise UserError(f"--collect: {sweep_dir} does not exist; give the --workdir of a sweep")
     sweep_lib.claim(sweep_dir)
-    mine = [g for i, g in enumerate(groups) if i % count == index]
-    for c, r in (pair for g in mine for pair in g):  # never skip or resume a run of another config
+    for c, r in (pair for g in order for pair in groups[g]):  # never skip or resume a run of another config
         RunDir(sweep_dir / sweep_lib.run_name(c)).check(r)
-    trained = skipped = 0
+    clock = queue.FsClock(sweep_dir)
+    beat = {"heartbeat_s": opts["heartbeat_s"], "stale_after_s": opts["stale_after_s"]}
     failed: list[str] = []
-    for gi, group in enumerate(mine, 1):
-        todo = [(c, r) for c, r in group if not RunDir(sweep_dir / sweep_lib.run_name(c)).is_finished()]
-        skipped += len(group) - len(todo)
-        label = ", ".join(sweep_lib.run_name(c) for c, _ in group) if len(group) <= 2 else \
-            f"{sweep_lib.run_name(group[0][0])} and {len(group) - 1} more in one program"
-        print(f"[{gi}/{len(mine)}] {label}: " + (f"{len(todo)} to train" if todo else "finished, skipped")
-              + (f", {len(group) - len(todo)} finished" if todo and len(todo) < len(group) else ""), flush=True)
-        if not todo:
-            continue
-        dirs = [RunDir(sweep_dir / sweep_lib.run_name(c)) for c, _ in todo]
-        try:
-            for (c, r), rd in zip(todo, dirs):
-                rd.prepare(r)
-            if exp.run is not None:
-                for (c, r), rd in zip(todo, dirs):
-                    exp.run(r, rd.path)
-                    rd.mark_complete()
-            else:
-                engine.train(exp, [r for _, r in todo], dirs, finish=finish, t_start=t_start)
-        except TrainingDiverged as e:
-            failed.append(str(e))
-        finally:
-            for rd in dirs:
-                rd.release()
-        trained += len(todo)
-    print(f"sweep {sweep_dir}: {trained} runs trained, {skipped} finished runs skipped", flush=True)
-    rows = sweep_lib.write_tables(sweep_dir, configs)
-    if exp.after_sweep is not None:
-        exp.after_sweep(sweep_dir=sweep_dir, configs=configs, rows=rows)
-    report_html.write_sweep_report(sweep_dir)
+    if not collect:
+        if note:
+            print(note, file=sys.stderr, flush=True)
+        trained, skipped, failed = _work(exp, sweep_dir, [groups[g] for g in order], clock, beat, t_start)
+        print(f"sweep {sweep_dir}: {trained} runs trained, {skipped} finished runs skipped", flush=True)
+    missing, busy = {}, 0
+    for name in sweep_lib.unfinished(sweep_dir, configs):
+        holder = queue.live_holder(RunDir(sweep_dir / name), opts["stale_after_s"], clock)
+        busy += holder is not None
+        missing[name] = (f"being trained by {queue.describe(holder)}" if holder else
+                         queue.failed_since(sweep_dir, name, 0)
+                         or ("unfinished: rerun to resume" if RunDir(sweep_dir / name).config_path.exists()
+                             else "not trained yet"))
+    if busy and not collect:
+        print(f"sweep {sweep_dir}: nothing left to claim; {busy} run{'s are' if busy > 1 else ' is'} being "
+              "trained by other workers, and the last of them writes sweep.csv, sweep.md and report.html "
+              "(or run again with --collect)", flush=True)
+    else:
+        def write():
+            rows = sweep_lib.write_tables(sweep_dir, configs, missing)
+            if exp.after_sweep is not None:
+                exp.after_sweep(sweep_dir=sweep_dir, configs=configs, rows=rows)
+            report_html.write_sweep_report(sweep_dir)
+        done = queue.write_once(sweep_dir, sweep_lib.state_stamp(sweep_dir, configs, missing), write,
+                                force=collect, clock=clock, **beat)
+        print(f"sweep {sweep_dir}: " + {"written": "wrote sweep.csv, sweep.md, report.html",
+                                        "up to date": "sweep.csv, sweep.md, report.html are up to date",
+                                        "busy": "another worker is writing sweep.csv, sweep.md, report.html"}[done]
+              + f" ({len(configs) - len(missing)} of {len(configs)} runs finished)", flush=True)
+        if missing:
+            print(f"aejax: {len(missing)} runs not finished: "
+                  + "; ".join(f"{n} ({why})" for n, why in list(missing.items())[:20])
+                  + ("; ..." if len(missing) > 20 else ""), file=sys.stderr, flush=True)
     if failed:
         raise TrainingDiverged(f"sweep {sweep_dir}: " + " ".join(failed))
     return sweep_dir
+
+
+def _work(exp, sweep_dir: Path, groups: list, clock, beat: dict, t_start: float) -> tuple[int, int, list[str]]:
+    """One sweep worker's loop: pass over ``groups`` claiming and training the free unfinished
+    runs, again while a pass found work (a dead worker's runs become free); each run at most
+    once, and not a run another worker saw diverge since this one started. Returns (runs
+    trained, finished runs skipped, messages of diverged runs)."""
+    t0 = clock.now()
+    names = [[sweep_lib.run_name(c) for c, _ in g] for g in groups]
+    skipped = sum(RunDir(sweep_dir / n).is_finished() for g in names for n in g)
+    tried: set[str] = set()
+    trained, failed, first = 0, [], True
+    while True:
+        progressed = False
+        for gi, (group, group_names) in enumerate(zip(groups, names), 1):
+            got = []
+            for (c, r), name in zip(group, group_names):
+                rd = RunDir(sweep_dir / name)
+                if name in tried or rd.is_finished() or queue.failed_since(sweep_dir, name, t0):
+                    continue
+                queue.make_run_dir(rd.path)
+                claim = queue.try_claim(rd, clock=clock, **beat)
+                if claim is not None and rd.is_finished():  # finished by another worker meanwhile
+                    claim.release()
+                elif claim is not None:
+                    got.append((name, r, claim))
+            label = ", ".join(group_names) if len(group) <= 2 else \
+                f"{group_names[0]} and {len(group) - 1} more in one program"
+            if not got:
+                if first:
+                    done = sum(RunDir(sweep_dir / n).is_finished() for n in group_names)
+                    print(f"[{gi}/{len(groups)}] {label}: " + ("finished, skipped" if done == len(group) else
+                          f"{len(group) - done} with other workers") , flush=True)
+                continue
+            progressed = True
+            tried.update(name for name, _, _ in got)
+            print(f"[{gi}/{len(groups)}] {label}: {len(got)} to train"
+                  + (f", {len(group) - len(got)} finished or with other workers" if len(got) < len(group) else ""),
+                  flush=True)
+            claims = {id(cl.rd): cl for _, _, cl in got}
+            try:
+                for _, r, cl in got:
+                    cl.rd.prepare(r)
+                if exp.run is not None:
+                    for _, r, cl in got:
+                        cl.check()
+                        exp.run(r, cl.rd.path)
+                        cl.rd.mark_complete()
+                else:
+                    engine.train(exp, [r for _, r, _ in got], [cl.rd for _, _, cl in got], finish=finish,
+                                 t_start=t_start, on_epoch=lambda rd, row: claims[id(rd)].check())
+            except TrainingDiverged as e:
+                failed.append(str(e))
+                for name, _, cl in got:
+                    if not cl.rd.is_finished():
+                        queue.record_failure(sweep_dir, name, f"diverged: {e}")
+            except queue.ClaimLost as e:
+                print(f"aejax: {e}", file=sys.stderr, flush=True)
+            finally:
+                for name, _, cl in got:
+                    cl.release()
+                    if cl.rd.is_finished():
+                        queue.clear_failure(sweep_dir, name)
+            trained += len(got)
+        first = False
+        if not progressed:
+            return trained, skipped, failed
 
 
 def analyze(run_dir, experiment: str | None = None) -> dict:

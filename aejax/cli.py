@@ -35,7 +35,14 @@ def _parser() -> argparse.ArgumentParser:
                       help="take the three from the cluster (SLURM, Open MPI, Cloud TPU, Kubernetes)")
     s = sub.add_parser("sweep", help="run every configuration of the experiment's sweep()")
     common(s)
-    s.add_argument("--shard", default="0/1", metavar="I/N", help="run only every N-th configuration, from I")
+    s.add_argument("--shard", default="0/1", metavar="I/N|auto",
+                   help="I/N: a static split, only every N-th group of runs from I; auto: every run, starting "
+                        "where this job-array task's share begins ($SLURM_ARRAY_TASK_ID of "
+                        "$SLURM_ARRAY_TASK_COUNT, or $JOB_COMPLETION_INDEX of $AEJAX_SHARD_COUNT), a hint "
+                        "only. Either way any number of workers share the sweep directory as a work queue")
+    s.add_argument("--collect", action="store_true",
+                   help="train nothing: write sweep.csv, sweep.md and report.html from the finished runs "
+                        "(and name the missing ones)")
     t = sub.add_parser("tune", help="hyperparameter search (Optuna) over the experiment's search_space()")
     common(t)  # --workdir: the tune directory (default results/<experiment>/tune)
     t.add_argument("--trials", type=int, required=True, metavar="N", help="finished trials the study should hold")
@@ -71,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                 _print_summary(summary)
         elif args.command == "sweep":
             api.sweep(args.experiment, workdir=args.workdir, overrides=args.overrides,
-                      quick=args.quick, shard=args.shard)
+                      quick=args.quick, shard=args.shard, collect=args.collect)
         elif args.command == "tune":
             from aejax import tune
             tune.tune(args.experiment, trials=args.trials, storage=args.storage, study=args.study,

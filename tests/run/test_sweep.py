@@ -23,10 +23,14 @@ def test_run_names_are_safe_checkpoint_paths():
 
 
 def test_sweep_options_are_checked(tmp_path):
-    assert sweep.split_options(["seed=1", "sweep.vectorize_seeds=true"]) == ({"vectorize_seeds": True}, ["seed=1"])
+    opts, rest = sweep.split_options(["seed=1", "sweep.vectorize_seeds=true", "sweep.stale_after_s=30"])
+    assert rest == ["seed=1"] and opts["vectorize_seeds"] is True and opts["stale_after_s"] == 30.0
     for bad in ("sweep.vectorise_seeds=true", "sweep.vectorize_seeds=maybe"):
         with pytest.raises(UserError, match="sweep.vectori"):
             api.sweep("housing_deep", workdir=tmp_path, quick=True, overrides=[bad])
+    for bad in ("sweep.stale_after_s=0", "sweep.heartbeat_s=\"x\"", "sweep.stale_after_s=5"):
+        with pytest.raises(UserError, match="sweep.(stale_after|heartbeat)_s"):
+            sweep.split_options([bad, "sweep.heartbeat_s=10"] if bad.endswith("=5") else [bad])
 
 
 def test_killed_sweep_resumes_and_a_finished_sweep_trains_nothing(tmp_path, monkeypatch, cli):
