@@ -2,7 +2,7 @@
 
     aejax.run("mnist_dense", quick=True, overrides=["seed=3"])   # -> the summary dict
     aejax.sweep("housing_deep", quick=True)                      # -> the sweep directory
-    aejax.load_run("results/mnist_dense/default")   # -> config, metrics (DataFrame), summary, encode / decode, data
+    aejax.load_run("results/mnist_dense/default")   # -> config, metrics, summary, data, encode / decode
     aejax.load_sweep("results/housing_deep/sweep")  # -> a pandas DataFrame, one row per run
 
 A run is: resolve the config -> prepare the run directory -> train (:mod:`aejax.run.engine`)

@@ -137,7 +137,8 @@ display(Image(filename=str(run.figures["latent_ablation"])))
 
 # %%
 # importance.json's unit_rank / unit_rank_by_variance list the units from the most important down
-units = pd.DataFrame({"variance": im["unit_variance"], "MSE increase when held at its mean": im["unit_ablation_increase"],
+units = pd.DataFrame({"variance": im["unit_variance"],
+                      "MSE increase when held at its mean": im["unit_ablation_increase"],
                       "rank by ablation": np.argsort(im["unit_rank"]),
                       "rank by variance": np.argsort(im["unit_rank_by_variance"])})
 units["dead"] = x_enc.max(axis=0) <= 0
@@ -157,13 +158,12 @@ rows = {"ReLU code (this model)": run}
 rows.update({name: aejax.load_run(d, model=False) for name, d in
              ((p.name, p) for p in sorted((run.path / "compare").iterdir()) if p.is_dir())})
 compare = pd.DataFrame({name: {"test MSE": r.summary.get("test/mse"),
-                               "dead units": r.analysis["spectrum"]["dead_units"],
-                               "active units": r.analysis["spectrum"]["active_units"],
-                               "modes above shuffle floor": r.analysis["spectrum"]["noise_floor"]["modes_above_shuffle"],
-                               "modes 95 % variance": r.analysis["spectrum"]["modes_95"],
+                               "dead units": sp["dead_units"], "active units": sp["active_units"],
+                               "modes above shuffle floor": sp["noise_floor"]["modes_above_shuffle"],
+                               "modes 95 % variance": sp["modes_95"],
                                "directions for 95 % of MSE gain": r.analysis["importance"]["modes_for_loss_95"],
                                "units for 95 % of MSE gain": r.analysis["importance"]["units_for_loss_95"]}
-                        for name, r in rows.items()}).T
+                        for name, r in rows.items() for sp in [r.analysis["spectrum"]]}, dtype=object).T
 display(compare)
 display(Image(filename=str(run.figures["latent_compare"])))
 

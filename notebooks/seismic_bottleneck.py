@@ -129,7 +129,8 @@ display(pd.Series({"recommended m (accuracies averaged over seeds)": b["recommen
                    "same rule on PCA reconstructions": b["recommended_m_pca"],
                    "tolerance (percentage points)": b["tolerance_pp"],
                    "classifier accuracy on the original test images": b["reference_accuracy"],
-                   "always answering the commonest label": b["majority_class"]}, dtype=object).to_frame("bottleneck finder"))
+                   "always answering the commonest label": b["majority_class"]},
+                  dtype=object).to_frame("bottleneck finder"))
 m = b["recommended_m"]
 display(Markdown(f"**Recommended lower bound for the smallest layer: m = {m}.**" if m is not None else
                  "**No m of this grid keeps the classifier within the tolerance.**"
