@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-all bench clean
+.PHONY: setup demo test test-all bench notebooks clean
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,9 @@ test: setup  ## the test suite CI runs (minutes on 2 CPU cores)
 
 test-all: setup  ## also the slow tests
 	AEJAX_SLOW=1 $(BIN)/python -m pytest -q
+
+notebooks: setup  ## execute notebooks/*.py into results/notebooks/*.ipynb (AEJAX_QUICK=1: the --quick configurations)
+	$(BIN)/python notebooks/_execute.py
 
 bench: setup  ## throughput benchmarks (see benchmarks/README.md)
 	$(BIN)/python benchmarks/throughput.py

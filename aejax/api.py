@@ -2,7 +2,8 @@
 
     aejax.run("mnist_dense", quick=True, overrides=["seed=3"])   # -> the summary dict
     aejax.sweep("housing_deep", quick=True)                      # -> the sweep directory
-    aejax.load_run("results/mnist_dense/default")                # -> cfg, data, model, params
+    aejax.load_run("results/mnist_dense/default")   # -> config, metrics, summary, data, encode / decode
+    aejax.load_sweep("results/housing_deep/sweep")  # -> a pandas DataFrame, one row per run
 
 A run is: resolve the config -> prepare the run directory -> train (:mod:`aejax.run.engine`)
 -> :func:`finish` (latent analysis, figures, report). This module is the one place where the
@@ -10,11 +11,14 @@ engine, the analysis and the report meet.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
+
+import numpy as np
 
 from aejax import jaxsetup
 from aejax.analysis import run_dir as analysis_run_dir
@@ -23,11 +27,12 @@ from aejax.report import html as report_html
 from aejax.report import latent_figures, plots
 from aejax.run import engine, queue, sweep as sweep_lib
 from aejax.run import experiment as experiment_lib
-from aejax.run.builder import load_data, load_run
+from aejax.run import builder
+from aejax.run.builder import load_data
 from aejax.run.resolve import default_workdir, resolve_config
-from aejax.run.rundir import RunDir
+from aejax.run.rundir import RunDir, read_json
 
-__all__ = ["run", "sweep", "analyze", "train", "finish", "figures", "load_run"]
+__all__ = ["run", "sweep", "analyze", "train", "finish", "figures", "load_run", "load_sweep", "run_dir", "Run"]
 
 
 def finish(rd: RunDir | str | os.PathLike, cfg: Mapping | None = None) -> None:
@@ -335,3 +340,156 @@ def analyze(run_dir, experiment: str | None = None) -> dict:
     print(f"aejax analyze: wrote {rd.analysis}/{{{','.join(written)}}}, {len(made)} figures in {rd.figures}, "
           f"{rd.path / 'report.html'}", file=sys.stderr)
     return out
+
+
+# -- Loading runs and sweeps (Python / Jupyter) ----------------------------------------------------
+
+@dataclasses.dataclass(eq=False)
+class Run:
+    """A run directory loaded for Python / Jupyter (:func:`load_run`).
+
+    Files: ``path``, ``config`` (config.json; also ``cfg``), ``summary`` (summary.json),
+    ``metrics`` (metrics.jsonl as a pandas DataFrame indexed by epoch), ``figures`` (figures/*.png
+    by stem: the run's own first, then ``latent_*``), ``analysis`` (analysis/*.json by stem) and
+    ``notes`` (analysis/*.md by stem). With the model (``load_run(..., model=True)``): ``data``
+    (the Dataset, split by the run's seed through the experiment's ``prepare_data``, as trained),
+    ``model``, ``task``, ``trainer``, ``params`` (the ``best`` or ``latest`` checkpoint),
+    ``init_params()``, and :meth:`encode` / :meth:`decode` / :meth:`reconstruct`.
+    """
+
+    path: Path
+    config: dict
+    summary: dict
+    metrics: Any
+    figures: dict
+    analysis: dict
+    notes: dict
+    data: Any = None
+    model: Any = None
+    task: Any = None
+    trainer: Any = None
+    params: Any = None
+    init_params: Any = None
+
+    @property
+    def cfg(self) -> dict:
+        """The config (the name :func:`aejax.run.builder.load_run` gives it)."""
+        return self.config
+
+    @property
+    def splits(self) -> dict:
+        """``{"train", "val", "test"}`` -> :class:`aejax.data.Split` (``x``, ``y``, ``extras``)."""
+        self._need_model()
+        return {"train": self.data.train, "val": self.data.val, "test": self.data.test}
+
+    @property
+    def inputs(self) -> dict:
+        """Host arrays the model saw: ``train``, ``val``, ``test`` (clean) and ``val_in``,
+        ``test_in`` (noisy when ``data.noise_std`` > 0; training noise is fresh every step)."""
+        self._need_model()
+        return builder.inputs(self.data, self.config)
+
+    def _need_model(self) -> None:
+        if self.model is None:
+            raise UserError(f"{self.path}: loaded with model=False; load_run(path) loads the data and model")
+
+    def _apply(self, x, method: str):
+        import jax
+        self._need_model()
+        return jax.device_get(self.trainer.predict(self.params, np.asarray(x, np.float32), method=method))
+
+    def encode(self, x):
+        """The codes of inputs ``x`` [N, *example_shape] (numpy; a VAE's encode returns its tuple)."""
+        return self._apply(x, "encode")
+
+    def decode(self, z):
+        """The outputs (reconstructions) of codes ``z`` [N, *code_shape] (numpy)."""
+        return self._apply(z, "decode")
+
+    def reconstruct(self, x):
+        """The model's output for inputs ``x`` (numpy)."""
+        return self._apply(x, "__call__")
+
+
+def run_dir(experiment, *, overrides: Iterable[str] = (), quick: bool = False) -> Path:
+    """The run directory that ``run(experiment, overrides=..., quick=...)`` uses without a ``workdir``."""
+    exp = experiment_lib.load(experiment)
+    return default_workdir(exp.name, resolve_config(exp, overrides, quick), overrides)
+
+
+def load_run(run_dir, which: str = "best", *, model: bool = True, experiment: str | None = None) -> Run:
+    """A run directory as a :class:`Run`: its config, summary, metrics DataFrame, figures and
+    analysis files, and (``model=True``) its data, model and ``which`` checkpoint's parameters
+    with ``encode`` / ``decode``. ``model=False`` reads the files only (no JAX work)."""
+    import pandas as pd
+
+    rd = RunDir(run_dir)
+    if not rd.is_run():
+        raise UserError(f"{run_dir}: not a run directory (no {rd.marker_path.name}, or no config.json)")
+    cfg = rd.config()
+    metrics = pd.DataFrame(rd.metrics())
+    if "epoch" in metrics:
+        metrics = metrics.set_index("epoch")
+    figures = {p.stem: p for p in sorted(rd.figures.glob("*.png"), key=lambda p: (p.stem.startswith("latent_"),
+                                                                                 p.stem))}
+    analysis = {p.stem: read_json(p) for p in sorted(rd.analysis.glob("*.json"))}
+    notes = {p.stem: p.read_text() for p in sorted(rd.analysis.glob("*.md"))}
+    out = Run(path=rd.path, config=cfg, summary=rd.summary(), metrics=metrics, figures=figures,
+              analysis=analysis, notes=notes)
+    if model:
+        r = builder.load_run(rd.path, which, experiment=experiment)
+        out.config = r.cfg
+        out.data, out.model, out.task, out.trainer = r.data, r.model, r.task, r.trainer
+        out.params, out.init_params = r.params, r.init_params
+    return out
+
+
+def _hashable(v):
+    return tuple(_hashable(x) for x in v) if isinstance(v, list) else v
+
+
+def load_sweep(sweep_dir, *, unfinished: bool = False):
+    """A sweep directory as a pandas DataFrame, one row per run: the run's overrides (typed values
+    from its config.json; lists as tuples), ``run`` (its directory name), then its summary.json.
+
+    Overrides are the config keys that name the run directory (``model.latent_dim=8,seed=0``)
+    plus any key whose value differs between the runs; ``df.attrs["overrides"]`` lists them and
+    ``df.attrs["sweep_dir"]`` holds the path. Rows follow ``sweep.csv`` (the sweep's order), then
+    the other runs by name. Only finished runs unless ``unfinished=True`` (then a ``finished`` column).
+    """
+    import pandas as pd
+
+    from aejax.config import flatten
+
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise UserError(f"{sweep_dir}: no such sweep directory")
+    dirs = [d for d in sorted(sweep_dir.iterdir()) if d.is_dir() and RunDir(d).is_run()]
+    if not unfinished:
+        dirs = [d for d in dirs if RunDir(d).is_finished()]
+    csv_path = sweep_dir / "sweep.csv"
+    if csv_path.exists():
+        order = {n: i for i, n in enumerate(pd.read_csv(csv_path, usecols=["run"])["run"])} \
+            if "run" in csv_path.read_text().splitlines()[0].split(",") else {}
+        dirs.sort(key=lambda d: (order.get(d.name, len(order)), d.name))
+    flat = [flatten(RunDir(d).config()) for d in dirs]
+    keys: list[str] = []
+    for d, f in zip(dirs, flat):  # keys named in the directory name, in their order there
+        at = {k: 0 if d.name.startswith(f"{k}=") else d.name.find(f",{k}=") for k in f}
+        keys += [k for k in sorted((k for k in at if at[k] >= 0), key=at.get) if k not in keys]
+    every = list(dict.fromkeys(k for f in flat for k in f))
+    keys += [k for k in every if k not in keys and k != "experiment"
+             and len({repr(f.get(k)) for f in flat}) > 1]
+    rows = []
+    for d, f in zip(dirs, flat):
+        rd = RunDir(d)
+        row = {k: _hashable(f.get(k)) for k in keys}
+        row["run"] = d.name
+        if unfinished:
+            row["finished"] = rd.is_finished()
+        row.update({k: v for k, v in rd.summary().items() if v is None or isinstance(v, (int, float, str))})
+        rows.append(row)
+    df = pd.DataFrame(rows, columns=None if rows else keys + ["run"])
+    df.attrs["overrides"] = keys
+    df.attrs["sweep_dir"] = str(sweep_dir)
+    return df
