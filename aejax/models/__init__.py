@@ -15,7 +15,7 @@ from typing import Mapping
 import numpy as np
 
 from aejax.errors import UserError
-from aejax.models.common import ACTIVATIONS, MODELS, NORMS, initializer, register  # noqa: F401  (register: the public name)
+from aejax.models.common import ACTIVATIONS, MODELS, initializer, register  # noqa: F401  (register: the public name)
 from aejax.models.dense import square_ish
 
 
@@ -33,6 +33,9 @@ def check(model_cfg: Mapping) -> type:
         raise UserError(f"model.{unknown[0]}: not a setting of model {name!r}; "
                         f"it takes {sorted(fields)}")
     _check_values(cfg)
+    norms = getattr(cls, "NORMS", None)  # the model's choices of model.norm
+    if "norm" in cfg and norms is not None and cfg["norm"] not in norms:
+        raise UserError(f"model.norm={json.dumps(cfg['norm'])}: expected one of {list(norms)} for model {name!r}")
     return cls
 
 
@@ -63,8 +66,6 @@ def _check_values(cfg: Mapping) -> None:
             bad(key, "a list of [channels, kernel] pairs of integers >= 1, e.g. [[16, 3], [8, 3]]")
         elif key.endswith("activation") and isinstance(v, str) and v not in ACTIVATIONS:
             bad(key, f"one of {sorted(ACTIVATIONS)}")
-        elif key == "norm" and v not in NORMS:
-            bad(key, f"one of {list(NORMS)}")
         elif key == "kernel_init":
             try:
                 initializer(v)

@@ -72,8 +72,9 @@ def upsample_2x2(x):
     return x.reshape(b, 2 * h, 2 * w, c)
 
 
-#: ``model.norm``: no normalization, or batch normalization after each hidden layer (before its activation).
-NORMS = ("none", "batch")
+#: ``model.norm``: none, batch normalization or layer normalization after each hidden layer (before its
+#: activation).
+NORMS = ("none", "batch", "layer")
 #: The mutable collection a training step's batch-norm layers write their new running averages into.
 RUNNING = "running_stats"
 
@@ -113,15 +114,19 @@ class BatchNorm(nn.Module):
 
 
 def norm_layers(norm: str, n: int, prefix: str):
-    """``n`` batch-norm layers named ``<prefix>_<i>_norm`` (``norm='batch'``), or n Nones ('none')."""
+    """``n`` normalization layers named ``<prefix>_norm_<i>``: :class:`BatchNorm` ('batch'),
+    ``nn.LayerNorm`` ('layer'), or n Nones ('none')."""
     if norm not in NORMS:
-        raise ValueError(f"unknown norm {norm!r}; expected one of {list(NORMS)}")
-    return [BatchNorm(name=f"{prefix}_{i}_norm") if norm == "batch" else None for i in range(n)]
+        raise ValueError(f"model.norm={norm!r}: expected one of {list(NORMS)}")
+    make = {"batch": BatchNorm, "layer": nn.LayerNorm, "none": None}[norm]
+    return [make(name=f"{prefix}_norm_{i}") if make else None for i in range(n)]
 
 
 def normed(layer, x, train: bool):
-    """``layer(x, train)``, or ``x`` when there is no layer."""
-    return x if layer is None else layer(x, train)
+    """``layer(x)`` (batch norm: in training or evaluation mode), or ``x`` when there is no layer."""
+    if layer is None:
+        return x
+    return layer(x, train) if isinstance(layer, BatchNorm) else layer(x)
 
 
 def with_running_stats(params, running):

@@ -9,11 +9,11 @@ padding, as in the course's Keras code.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import flax.linen as nn
 
-from aejax.models.common import activation, initializer, max_pool_2x2, norm_layers, normed, register, upsample_2x2
+from aejax.models.common import activation, initializer, max_pool_2x2, NORMS, norm_layers, normed, register, upsample_2x2
 
 
 @register("conv")
@@ -27,7 +27,8 @@ class ConvAE(nn.Module):
     activation: str = "relu"
     output_activation: str = "sigmoid"
     kernel_init: str = "lecun_normal"  # Flax's default; "glorot_uniform" is Keras'
-    norm: str = "none"  # "batch": batch normalization after each hidden convolution, before its activation
+    NORMS: ClassVar[tuple[str, ...]] = NORMS  # the choices of ``norm``
+    norm: str = "none"  # "batch" / "layer": that normalization after each hidden convolution, before its activation
 
     def setup(self):
         init = initializer(self.kernel_init)

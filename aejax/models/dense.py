@@ -7,12 +7,12 @@ tabular seed's deep autoencoder is ``DenseAE(hidden=(32, 16), latent_dim=7)``.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import flax.linen as nn
 import numpy as np
 
-from aejax.models.common import activation, initializer, norm_layers, normed, register
+from aejax.models.common import activation, initializer, NORMS, norm_layers, normed, register
 
 
 @register("dense")
@@ -31,7 +31,8 @@ class DenseAE(nn.Module):
     latent_activation: str = "linear"
     output_activation: str = "sigmoid"
     kernel_init: str = "lecun_normal"  # Flax's default; "glorot_uniform" is Keras'
-    norm: str = "none"  # "batch": batch normalization after each hidden layer, before its activation
+    NORMS: ClassVar[tuple[str, ...]] = NORMS  # the choices of ``norm``
+    norm: str = "none"  # "batch" / "layer": that normalization after each hidden layer, before its activation
 
     def setup(self):
         dec = tuple(reversed(self.hidden)) if self.decoder_hidden is None else tuple(self.decoder_hidden)

@@ -19,7 +19,7 @@ from helpers import SMALL
 def test_a_step_updates_the_running_averages_and_evaluation_uses_them(cfg, shape):
     model = build(cfg, shape)
     params = model.init(jax.random.key(0), jnp.zeros((1, *shape)))["params"]
-    norm = "enc_0_norm"
+    norm = "enc_norm_0"
     assert set(params[norm]) == {"scale", "bias", "running_mean", "running_var"}
     task = Task(model, make_optimizer("adam", 1e-2))
     state = TrainState(jnp.zeros((), jnp.int32), params, task.tx.init(params))
@@ -43,7 +43,7 @@ def test_a_step_updates_the_running_averages_and_evaluation_uses_them(cfg, shape
 def test_a_bad_norm_is_an_error_naming_the_key():
     from aejax.models import check
     with pytest.raises(UserError, match="model.norm"):
-        check({"name": "dense", "norm": "layer"})
+        check({"name": "dense", "norm": "group"})
 
 
 def test_a_batch_norm_run_resumes_exactly(tmp_path):

@@ -129,7 +129,8 @@ def test_unknown_kernel_init_is_one_clear_error():
 
 def test_bad_settings_are_value_errors_naming_the_key():
     for cfg, needle in (({"name": "sparse", "kl": 1.0}, "sigmoid"), ({"name": "vae", "likelihood": "poisson"},
-                        "model.likelihood"), ({"name": "deep", "norm": "batch"}, "model.norm"),
-                        ({"name": "undercomplete", "latent_dim": 10}, "model.latent_dim")):
+                        "model.likelihood"), ({"name": "undercomplete", "latent_dim": 10}, "model.latent_dim")):
         with pytest.raises(ValueError, match=needle):
             models.build(cfg, (8,))
+    with pytest.raises(UserError, match="model.norm"):  # checked with the config, before building
+        models.build({"name": "deep", "norm": "group"}, (8,))
