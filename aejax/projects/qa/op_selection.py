@@ -259,7 +259,11 @@ def answer(s: dict, cfg: dict) -> str:
         f"- Lowest hard-choice test MSE: {NAMES[best]}. The soft mixture's own MSE is "
         f"{s['test/mse_soft_mixture']:.4g}, and it leaves on average {100 * s['test/off_weight_soft']:.2f} % of the "
         "weight on operations other than its choice: the non-selected operations are never removed entirely, "
-        "the caveat of the answer (figures op_selection_probs, op_selection_outputs).", ""])
+        "the caveat of the answer (figures op_selection_probs, op_selection_outputs)."]
+        + ([f"- The soft mixture fits better ({s['test/mse_soft_mixture']:.4g}) than its own argmax choice "
+            f"({s['test/mse_hard_soft']:.4g}): it blends operations instead of choosing one, and a low mixture "
+            "loss does not mean the right operation is picked."] if s["test/mse_soft_mixture"] < s["test/mse_hard_soft"]
+           else []) + [""])
 
 
 def _save(fig, path: Path) -> None:
