@@ -247,7 +247,11 @@ def answer(s: dict, cfg: dict) -> str:
         f"target z. {s['surface/points']} scattered points of Franke's surface with noise variance "
         f"{s['surface/noise_var']:.3g}, a grid of {cfg['rbf']['surface']['centres']}^2 Gaussians: MSE against the "
         f"noise-free surface {s['surface/test_mse_lstsq']:.3g} (least squares) and {s['surface/test_mse_gd']:.3g} "
-        "(gradient descent, centres and widths learnable); figure rbf_surface.", ""])
+        "(gradient descent, centres and widths learnable); figure rbf_surface."]
+        + (["- Here gradient descent does worse than least squares on the surface: with the widths free, some "
+            "Gaussians narrow onto single noisy points (the spikes in rbf_surface); least squares on a fixed "
+            "grid of widths cannot do that."] if s["surface/test_mse_gd"] > s["surface/test_mse_lstsq"] else [])
+        + [""])
 
 
 def _save(fig, path: Path) -> None:
