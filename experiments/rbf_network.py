@@ -1,6 +1,6 @@
 """RBF networks: the Q&A's 1-D example (pseudo-inverse), gradient descent in JAX, a point-cloud surface.
 
-    aejax run rbf_network            # a few seconds: the Q&A's example, the JAX fits, the surface
+    aejax run rbf_network            # ~12 s: the Q&A's example, the JAX fits, the surface
     aejax run rbf_network --set model.sigma=1.0 --set model.centres=30
 
 The question (``shared/seeds/002_*``, "Feature Vectors in Radial Basis Function Network"):
