@@ -1,0 +1,1 @@
+"""Seed 002's questions and answers."""
