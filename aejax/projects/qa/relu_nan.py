@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from pathlib import Path
 from typing import Mapping
 
@@ -144,6 +145,7 @@ def run(cfg: dict, workdir) -> dict:
     """Train every variant x loss form; write analysis/relu_nan.json, curves.npz, answer.md, the
     figures, summary.json and report.html."""
     from aejax.report.html import write_run_report
+    t_start = time.perf_counter()
     rd = RunDir(workdir)
     d = cfg["data"]
     ds = data_lib.load(d["name"], seed=cfg["seed"], val_fraction=d["val_fraction"],
@@ -176,6 +178,7 @@ def run(cfg: dict, workdir) -> dict:
         summary[f"nan_step/{name}"] = r["nan_step"]
         summary[f"test/accuracy/{name}"] = round(r["test_accuracy"], 4)
         summary[f"peak_loss/{name}"] = r["peak_loss"]
+    summary["wall_s"] = round(time.perf_counter() - t_start, 1)
     rd.write_summary(summary)
     write_run_report(rd.path)
     return summary
