@@ -17,6 +17,11 @@ summary.json: ``test/pixel_accuracy_<loss>``, ``test/salt_iou_<loss>`` (pooled o
 pixels); metrics.jsonl: training loss and validation IoU per epoch for both; figures:
 segmentation_examples.png (images / true masks / both predictions), segmentation_curves.png.
 
+Measured (default, seeds 0 / 1 / 2, ~300 s each on the 2 shared cores): test salt IoU softmax + CE
+0.948 / 0.949 / 0.936 (mean 0.944), sigmoid + BCE 0.949 / 0.960 / 0.967 (mean 0.958); pixel
+accuracy 0.984 vs 0.988. Sigmoid + BCE did better on every seed, by 0.001 to 0.031 IoU; at this
+learning rate the softmax runs were the less stable ones (best epochs 8, 12, 9 against 12, 12, 12).
+
 Code: :mod:`aejax.projects.segmentation.salt`, :func:`aejax.models.losses.softmax_cross_entropy`.
 """
 from aejax.config import base_config
