@@ -43,6 +43,8 @@ def base_config() -> dict:
             "optimizer": "adam",
             "adam_eps": 1e-8,           # adam / adamw epsilon (optax's default; Keras uses 1e-7)
             "weight_decay": 0.0,
+            "grad_clip_norm": 0.0,      # >0: clip the gradient to this global L2 norm (optax.clip_by_global_norm)
+            "grad_clip_value": 0.0,     # >0: clip each gradient element to [-v, v] (optax.clip)
             "patience": 0,          # epochs without val improvement before stopping; 0 = never
             "loss": "mse",
             "eval_batch_size": 1000,

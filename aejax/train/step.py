@@ -48,7 +48,8 @@ def optimizer_from_config(t: Mapping, steps_per_epoch: int):
     'constant' or 'cosine' (cosine decay from ``learning_rate`` to 0 over ``epochs`` x
     ``steps_per_epoch`` steps; a run resumed with more epochs keeps its original schedule length
     only if ``epochs`` is unchanged). ``warmup_epochs`` > 0 ramps the rate linearly from 0 over
-    that many epochs first (the cosine then decays over the remaining steps)."""
+    that many epochs first (the cosine then decays over the remaining steps). ``grad_clip_value`` /
+    ``grad_clip_norm`` > 0 clip the gradients first (:func:`with_grad_clipping`)."""
     lr = t["learning_rate"]
     total = max(int(t["epochs"]) * int(steps_per_epoch), 1)
     warmup = min(int(round(float(t.get("warmup_epochs", 0)) * steps_per_epoch)), total - 1)
@@ -65,7 +66,18 @@ def optimizer_from_config(t: Mapping, steps_per_epoch: int):
         lr = optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), decay], [warmup])
     else:
         lr = decay
-    return make_optimizer(t["optimizer"], lr, t.get("weight_decay", 0.0), t.get("adam_eps", 1e-8))
+    tx = make_optimizer(t["optimizer"], lr, t.get("weight_decay", 0.0), t.get("adam_eps", 1e-8))
+    return with_grad_clipping(tx, t.get("grad_clip_norm", 0.0), t.get("grad_clip_value", 0.0))
+
+
+def with_grad_clipping(tx, clip_norm: float = 0.0, clip_value: float = 0.0):
+    """``tx`` applied to clipped gradients: each element to [-clip_value, clip_value]
+    (``optax.clip``), then the whole gradient to global L2 norm <= clip_norm
+    (``optax.clip_by_global_norm``); 0 turns either off. With both off ``tx`` itself is returned,
+    so the optimizer state (and older checkpoints) keep their structure."""
+    clips = ([optax.clip(float(clip_value))] if clip_value > 0 else []) + \
+        ([optax.clip_by_global_norm(float(clip_norm))] if clip_norm > 0 else [])
+    return optax.chain(*clips, tx) if clips else tx
 
 
 def scale_by_adam_eps_hat(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-7):

@@ -27,3 +27,29 @@ def test_psnr():
     x = jnp.zeros((2, 4))
     y = x + 0.1
     np.testing.assert_allclose(losses.psnr(y, x), [20.0, 20.0], rtol=1e-5)  # 10 log10(1 / 0.01)
+
+
+def test_softmax_cross_entropy_is_per_pixel_over_the_last_axis():
+    """[B, H, W, K] logits, integer or one-hot labels: the mean over pixels of -log softmax[label];
+    a classifier's [B, K] is the same function; huge logits stay finite."""
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, (2, 3, 4, 5)).astype(np.float32)
+    labels = rng.integers(0, 5, (2, 3, 4))
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    want = -np.log(np.take_along_axis(p, labels[..., None], -1)[..., 0]).reshape(2, -1).mean(1)
+    np.testing.assert_allclose(losses.softmax_cross_entropy(logits, labels), want, rtol=1e-5)
+    np.testing.assert_allclose(losses.softmax_cross_entropy(logits, np.eye(5)[labels]), want, rtol=1e-5)
+    flat = losses.softmax_cross_entropy(logits.reshape(-1, 5), labels.reshape(-1))  # [24]
+    np.testing.assert_allclose(flat.reshape(2, -1).mean(1), want, rtol=1e-5)
+    big = losses.softmax_cross_entropy(jnp.array([[1000.0, -1000.0]]), jnp.array([1]))
+    assert float(big[0]) == 2000.0
+
+
+def test_sigmoid_cross_entropy_matches_bce_on_probabilities():
+    rng = np.random.default_rng(2)
+    logits = rng.normal(0, 2, (3, 4, 4, 1)).astype(np.float32)
+    target = (rng.uniform(size=(3, 4, 4, 1)) > 0.5).astype(np.float32)
+    np.testing.assert_allclose(losses.sigmoid_cross_entropy(logits, target),
+                               losses.bce(1 / (1 + np.exp(-logits)), target), rtol=1e-4)
+    assert np.isfinite(float(losses.sigmoid_cross_entropy(jnp.array([[500.0]]), jnp.array([[0.0]]))[0]))

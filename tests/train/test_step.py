@@ -155,3 +155,26 @@ def test_mesh_and_pmap_on_four_devices_match_one_device():
     out = subprocess.run([sys.executable, "-c", PARALLEL_SCRIPT], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "mesh matches" in out.stdout and "pmap matches" in out.stdout
+
+
+def test_grad_clipping_keys_clip_by_value_then_by_global_norm():
+    """train.grad_clip_value clips each element, train.grad_clip_norm the global norm; 0 = off and
+    then the optimizer (and its state's structure) is the plain one."""
+    t = {"optimizer": "sgd", "learning_rate": 1.0, "lr_schedule": "constant", "epochs": 1}
+    params = {"a": jnp.zeros(2), "b": jnp.zeros(())}
+    grads = {"a": jnp.array([30.0, -40.0]), "b": jnp.array(0.5)}
+
+    def update(**clip):
+        tx = optimizer_from_config(dict(t, **clip), steps_per_epoch=1)
+        return jax.tree.map(lambda u: -np.asarray(u), tx.update(grads, tx.init(params), params)[0])
+
+    plain = update()
+    np.testing.assert_allclose(plain["a"], [30, -40])
+    by_value = update(grad_clip_value=5.0)
+    np.testing.assert_allclose(by_value["a"], [5, -5]) and np.testing.assert_allclose(by_value["b"], 0.5)
+    by_norm = update(grad_clip_norm=1.0)
+    norm = np.sqrt(30 ** 2 + 40 ** 2 + 0.5 ** 2)
+    np.testing.assert_allclose(by_norm["a"], np.array([30, -40]) / norm, rtol=1e-6)
+    assert np.sqrt(sum(np.sum(v ** 2) for v in by_norm.values())) == pytest.approx(1.0, rel=1e-6)
+    off = optimizer_from_config(dict(t, grad_clip_norm=0.0, grad_clip_value=0.0), steps_per_epoch=1)
+    assert jax.tree.structure(off.init(params)) == jax.tree.structure(make_optimizer("sgd", 1.0).init(params))

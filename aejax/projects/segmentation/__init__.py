@@ -1,0 +1,1 @@
+"""Salt segmentation on seismic images (seed 002's per-pixel softmax question)."""
