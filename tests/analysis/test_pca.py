@@ -68,13 +68,14 @@ def test_gram_and_covariance_forms_give_the_same_spectrum():
 
 
 def test_gram_shuffle_floor_equals_the_covariance_one(monkeypatch):
-    """One column block (the whole code): the Gram path draws the permutations the covariance path
-    draws, so the floors agree rank by rank; smaller blocks change the draws, not the distribution."""
+    """One column block (the whole code): the Gram path's shuffle is the covariance path's shuffle
+    drawn from the spawned generator, so the floors agree rank by rank; smaller blocks change the
+    draws, not the distribution."""
     z = low_rank_codes(np.random.default_rng(2), n=40, d=150)
     monkeypatch.setattr(spectrum, "BLOCK_BYTES", 1 << 30)
     a = spectrum.shuffle_floor(z, np.random.default_rng(7), n_shuffles=4)
-    zs = [np.random.default_rng(7).permuted(z, axis=0)]  # the first draw, by hand
-    ref = np.linalg.eigvalsh(np.cov(zs[0], rowvar=False))[::-1]
+    zs = np.random.default_rng(7).spawn(1)[0].permuted(z, axis=0)  # the first draw, by hand
+    ref = np.linalg.eigvalsh(np.cov(zs, rowvar=False))[::-1]
     mean_a = spectrum.shuffle_floor(z, np.random.default_rng(7), n_shuffles=1, quantile=None)
     np.testing.assert_allclose(mean_a[:39], ref[:39], rtol=1e-9)
     assert a.shape == (150,) and np.all(a[40:] == 0)
