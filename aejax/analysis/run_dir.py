@@ -209,7 +209,10 @@ def _spectrum(z: np.ndarray, rng: np.random.Generator, z_untrained=None) -> tupl
         if z_untrained is not None:
             zu = z_untrained if every else z_untrained[:, alive]
             tv_u, tv = spec.column_mean_var(zu)[1].sum(), var[alive].sum()
-            ref = zu * np.sqrt(tv / tv_u) if tv_u > 0 else None
+            scale = np.sqrt(tv / tv_u) if tv_u > 0 else None
+            if scale is not None and s["form"] == "gram":  # a wide code: no float64 copy of float32 codes
+                scale = np.asarray(scale, zu.dtype) if np.issubdtype(zu.dtype, np.floating) else scale
+            ref = zu * scale if scale is not None else None
         # The live units' spectrum is the spectrum without the dead units' zeros.
         w_alive = w_eigh[:za.shape[1]] if every or s["form"] == "gram" else None
         floor.update(spec.noise_floor_report(za, rng, z_reference=ref, eigenvalues=w_alive))
@@ -257,7 +260,8 @@ def _importance(ctx, z: np.ndarray, vecs: np.ndarray, budget_s: float) -> dict:
     rank = imp.rank_units_then(increase, var)  # ablated units first, then the rest by variance
     mean = zs.mean(axis=0)
     proj = (zs - mean) @ vecs  # [m, min(N, D)]
-    per_call = max(1, (256 << 20) // max(1, m * d * zs.itemsize))  # configurations per decode call
+    row_bytes = 4 * (d + 3 * int(np.prod(xs.shape[1:])))  # a code, its reconstruction, error, target
+    per_call = max(1, (256 << 20) // max(1, m * row_bytes))  # configurations per decode call
 
     orders = {"directions": None, "units_by_ablation": rank, "units_by_variance": rank_var}
     cache: dict = {}
