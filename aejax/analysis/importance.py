@@ -66,7 +66,7 @@ def _per_example(loss_fn, x_hat, x, n: int) -> np.ndarray:
 
 def ablation_importance(z, decode_fn: Callable[[np.ndarray], np.ndarray], x_target,
                         loss_fn: Callable | None = None, directions=None,
-                        batch_size: int = 8192) -> dict:
+                        batch_size: int = 8192, units=None, block_bytes: int = 256 << 20) -> dict:
     """Loss increase when one unit (or one direction) of the code is ablated.
 
     For each unit d, ``z[:, d]`` is replaced by its mean over the N examples,
@@ -84,13 +84,15 @@ def ablation_importance(z, decode_fn: Callable[[np.ndarray], np.ndarray], x_targ
     recompile per shape matters). It is called on at most
     ``batch_size`` rows at a time: the D ablated copies of ``z`` are built a
     chunk of units at a time, so memory stays at about ``batch_size`` decoded
-    examples. ``loss_fn(x_hat, x)`` returns per-example losses [B]; the
-    default is the squared error averaged over features. The loss of a
-    configuration is the mean of the per-example losses over the N examples.
+    examples and ``block_bytes`` of ablated codes. ``loss_fn(x_hat, x)``
+    returns per-example losses [B]; the default is the squared error averaged
+    over features. The loss of a configuration is the mean of the per-example
+    losses over the N examples. ``units`` (int indices [M]) ablates only those
+    units (a wide code's leading units; the rest cost nothing).
 
     Returns ``{"baseline_loss": float, "ablated_loss": ndarray [M],
     "increase": ndarray [M]}`` with ``increase = ablated_loss - baseline_loss``
-    (M = D for units).
+    (M = D for all units, ``len(units)`` or the number of directions).
     """
     _as_2d(z)  # validation only: decode in the caller's dtype (float32 for a JAX model)
     z = np.asarray(z)
@@ -104,8 +106,13 @@ def ablation_importance(z, decode_fn: Callable[[np.ndarray], np.ndarray], x_targ
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     loss_fn = mse_per_example if loss_fn is None else loss_fn
     mean = z.mean(axis=0, dtype=np.float64)  # [D]
+    if directions is not None and units is not None:
+        raise ValueError("give units or directions, not both")
     if directions is None:
-        m = d
+        units = np.arange(d) if units is None else np.asarray(units, dtype=np.int64).reshape(-1)
+        if units.size and (units.min() < 0 or units.max() >= d):
+            raise ValueError(f"units must be indices in [0, {d}), got {units.min()}..{units.max()}")
+        m = units.size
     else:
         directions = np.asarray(directions, dtype=np.float64)
         if directions.ndim != 2 or directions.shape[0] != d:
@@ -124,13 +131,13 @@ def ablation_importance(z, decode_fn: Callable[[np.ndarray], np.ndarray], x_targ
 
     baseline = mean_loss(z)
     ablated = np.empty(m)
-    units_per_chunk = max(1, batch_size // n)
+    units_per_chunk = max(1, min(batch_size // n, block_bytes // max(1, n * d * z.itemsize)))
     for u0 in range(0, m, units_per_chunk):
         idx = np.arange(u0, min(u0 + units_per_chunk, m))
         c = idx.size
         block = np.broadcast_to(z, (c, n, d)).copy()  # [C, N, D], z's dtype
         if directions is None:
-            block[np.arange(c), :, idx] = mean[idx][:, None]
+            block[np.arange(c), :, units[idx]] = mean[units[idx]][:, None]
         else:
             shift = proj[:, idx].T[:, :, None] * directions[:, idx].T[:, None, :]  # [C, N, D]
             block -= shift.astype(block.dtype)
@@ -153,3 +160,13 @@ def rank_units(importance) -> np.ndarray:
     imp = np.asarray(importance, dtype=np.float64)
     key = np.where(np.isnan(imp), np.inf, -imp)
     return np.argsort(key, kind="stable")
+
+
+def rank_units_then(importance, fallback) -> np.ndarray:
+    """Units ranked by ``importance`` [D] where it is known (not NaN), the rest after them ranked
+    by ``fallback`` [D] (e.g. the variance, for units that were not ablated) -> int [D]."""
+    imp = np.asarray(importance, dtype=np.float64)
+    known = ~np.isnan(imp)
+    first = np.flatnonzero(known)[rank_units(imp[known])]
+    rest = np.flatnonzero(~known)
+    return np.concatenate([first, rest[rank_units(np.asarray(fallback, np.float64)[rest])]]).astype(np.int64)

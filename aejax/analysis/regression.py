@@ -1,64 +1,58 @@
-"""Are reduced features useful? Linear regression R² from different feature sets (pure numpy).
+"""Are reduced features useful? Linear regression R² from different feature sets (scikit-learn).
 
 The tabular seed reduces California housing to 7 autoencoder features. One
 honest check of "useful" is downstream: fit an ordinary least-squares
-regression (with intercept) of the held-out target on the features of the
-training split, and report R² on the test split. :func:`r2_table` compares
+regression (with intercept, ``sklearn.linear_model.LinearRegression``) of the
+held-out target on the features of the training split, and report R²
+(``sklearn.metrics.r2_score``) on each split. :func:`r2_table` compares
 
 - the autoencoder features (the codes, ``[N, D]``),
 - all the scaled inputs (``[N, F]``, the upper reference a linear model gets),
 - ``k`` PCA components of the scaled inputs, PCA fitted on the training split
-  (the classical linear reduction to the same size as the code).
+  (:func:`aejax.analysis.spectrum.pca`: the classical linear reduction to the
+  same size as the code).
 
 R² is ``1 - SS_res / SS_tot`` with ``SS_tot`` around the evaluated split's own
-mean (scikit-learn's ``r2_score``): 0 means "no better than predicting the
-mean", negative is worse than that.
+mean: 0 means "no better than predicting the mean", negative is worse than
+that; NaN when the target is constant on that split. Rank-deficient features
+(dead ReLU code units, constant columns) are fine: scikit-learn's least
+squares (``scipy.linalg.lstsq``) takes the minimum-norm solution.
 """
 from __future__ import annotations
 
 import numpy as np
 
-
-def fit_linear(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least-squares coefficients of ``y ~ x @ w + b``; returns ``[w..., b]`` (shape [F + 1]).
-
-    Rank-deficient ``x`` (dead ReLU code units, constant columns) is fine: the
-    minimum-norm solution is taken.
-    """
-    x = np.asarray(x, np.float64).reshape(len(x), -1)
-    xa = np.concatenate([x, np.ones((len(x), 1))], axis=1)  # [N, F + 1]
-    coef, *_ = np.linalg.lstsq(xa, np.asarray(y, np.float64), rcond=None)
-    return coef
+from aejax.analysis.spectrum import pca
 
 
-def predict_linear(coef: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``x @ w + b`` for coefficients from :func:`fit_linear`. -> [N]."""
-    x = np.asarray(x, np.float64).reshape(len(x), -1)
-    return x @ coef[:-1] + coef[-1]
+def _features(x) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    return x.reshape(len(x), -1)
 
 
-def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
-    """Coefficient of determination ``1 - SS_res / SS_tot`` (nan when y is constant)."""
+def r2(y, pred) -> float:
+    """R² of predictions ``pred`` [N] of ``y`` [N] (scikit-learn's ``r2_score``; NaN when y is constant)."""
+    from sklearn.metrics import r2_score
+
     y, pred = np.asarray(y, np.float64), np.asarray(pred, np.float64)
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
-    if ss_tot == 0:
+    if np.all(y == y[0]):
         return float("nan")
-    return 1.0 - float(np.sum((y - pred) ** 2)) / ss_tot
+    return float(r2_score(y, pred))
 
 
 def pca_fit(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """PCA of ``x`` [N, F]: ``(mean [F], components [k, F], explained variance ratio [k])``."""
-    x = np.asarray(x, np.float64)
-    mean = x.mean(axis=0)
-    _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
-    var = s ** 2
-    k = min(k, vt.shape[0])
-    return mean, vt[:k], var[:k] / var.sum()
+    """PCA of ``x`` [N, F] (:func:`aejax.analysis.spectrum.pca`): ``(mean [F], components [k, F],
+    explained variance ratio [k])``; ``k`` is clipped to min(N, F)."""
+    x = _features(x)
+    k = max(1, min(int(k), *x.shape))
+    fit = pca(x, k)
+    ratio = np.clip(fit["eigenvalues"][:k], 0.0, None) / fit["total_variance"]
+    return fit["mean"], fit["components"].T, ratio
 
 
 def pca_transform(mean: np.ndarray, components: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Project ``x`` [N, F] on the components: [N, k]."""
-    return (np.asarray(x, np.float64) - mean) @ components.T
+    """Project ``x`` [N, F] on the components [k, F]: [N, k]."""
+    return (_features(x) - mean) @ components.T
 
 
 def r2_table(codes: dict, inputs: dict, y: dict, *, n_pca: int) -> list[dict]:
@@ -70,6 +64,8 @@ def r2_table(codes: dict, inputs: dict, y: dict, *, n_pca: int) -> list[dict]:
     "r2/train": ..., "r2/test": ..., ...}``; the PCA row also gives the
     fraction of the inputs' variance its components explain.
     """
+    from sklearn.linear_model import LinearRegression
+
     mean, comps, ratio = pca_fit(inputs["train"], n_pca)
     sets = {
         "autoencoder features": codes,
@@ -78,10 +74,10 @@ def r2_table(codes: dict, inputs: dict, y: dict, *, n_pca: int) -> list[dict]:
     }
     rows = []
     for name, feats in sets.items():
-        coef = fit_linear(feats["train"], y["train"])
-        row = {"features": name, "n_features": int(np.asarray(feats["train"]).reshape(len(y["train"]), -1).shape[1])}
+        reg = LinearRegression().fit(_features(feats["train"]), np.asarray(y["train"], np.float64))
+        row = {"features": name, "n_features": int(_features(feats["train"]).shape[1])}
         for split in y:
-            row[f"r2/{split}"] = r2_score(y[split], predict_linear(coef, feats[split]))
+            row[f"r2/{split}"] = r2(y[split], reg.predict(_features(feats[split])))
         if name.startswith("PCA"):
             row["explained_variance"] = float(ratio.sum())
         rows.append(row)

@@ -7,14 +7,18 @@ the model, its best parameters and the test split. Writes into ``analysis/``:
 
 - ``spectrum.json`` -- the covariance spectrum of the codes (``eigenvalues``
   descending, ``numpy.linalg.eigvalsh(np.cov(latents, rowvar=False))``, the
-  symmetric solver; eigenvectors from ``eigh`` of the same matrix;
+  symmetric solver; eigenvectors from ``eigh`` of the same matrix; a code
+  wider than it has examples, D > N, is decomposed through its [N, N] Gram
+  matrix instead -- same non-zero eigenvalues, the other D - N listed as 0.0,
+  ``form`` says which;
   ``explained_variance_ratio`` summing to 1; ``modes_90/95/99``;
   ``participation_ratio``), the counts the question "how many eigenvalues are
   greater than 0" needs (``eigenvalues_positive``, ``eigenvalues_nonzero``),
   the noise floors and how many modes stand above them (``noise_floor``,
   ``modes_above_floor`` = above the shuffle floor), dead / active units, and
   the same spectrum of the raw test data (PCA) under ``data`` (its headline
-  numbers also as ``data_modes_90`` ...). ``eigenvectors.npy`` [D, D] beside it.
+  numbers also as ``data_modes_90`` ...). ``eigenvectors.npy`` [D, D] beside it
+  ([D, N] when D > N: the eigenvectors of the non-zero eigenvalues).
 - ``importance.json`` -- per-unit variance, active units, the increase of the
   test MSE when one unit (``unit_ablation_increase``) or one covariance
   eigen-direction (``direction_ablation_increase``) is replaced by its mean,
@@ -51,7 +55,21 @@ decoder / 2 GB/s (measured here: 9 us per example for the 784-400-200-100
 decoder, 106 us for the conv decoder, against 10 and 76 us modelled). The
 model, not a clock, decides m, so reruns give the same numbers; m and the
 model are recorded in ``importance.json`` (``examples``, ``decode_us_model``).
-Directions are ablated one at a time for the leading 128 at most.
+Directions are ablated one at a time for the leading 128 at most, units
+for every unit up to 512 (``MAX_UNITS``). A wider code ablates one by one
+as many of its highest-variance units, and of its leading directions, as
+the budget allows at 64 examples (split evenly after the keep-top-k curves;
+64 to 512 units, 64 to 128 directions): the others' increase is NaN in
+``importance.json`` (``units_ablated`` and ``unit_selection`` say so) and
+they rank after the ablated ones, by variance.
+
+Cost with the code width (``benchmarks/analysis_scaling.py``, table in
+benchmarks/README.md): every spectrum (the code's, 20 shuffled copies, the
+untrained encoder's) costs the smaller of the covariance and Gram forms
+(:func:`aejax.analysis.spectrum.pca`), wide codes are handled a column block
+at a time (memory: a few times the codes themselves), and numpy's BLAS runs on
+one thread (two OpenBLAS threads were several times slower on the shared
+2-core machine) while a wide code's shuffled floors run one per core.
 
 Measured (``benchmarks/analysis_speed.py results/latent_spectrum/default
 --repeats 5``, the 784-400-200-100 AE on mnist5k: 1,000 test codes of 100
@@ -81,6 +99,8 @@ DEAD_REL = 1e-12          # a unit whose variance is <= DEAD_REL x the largest n
 ABLATION_BUDGET_S = 2.0   # modelled CPU-seconds the ablation may spend decoding
 MEMORY_BW = 2e9           # bytes / s: the decode cost model (memory-bound on CPU)
 MAX_DIRECTIONS = 128      # eigen-directions ablated one by one (the leading ones)
+MAX_UNITS = 512           # units ablated one by one (a wider code: the highest-variance ones)
+MIN_WIDE = 64             # a wider code ablates at least this many units and directions
 DECODE_BATCH = 2048       # rows per compiled decode call (one shape, one compile)
 
 
@@ -155,20 +175,27 @@ def _context(run_dir: Path, z: np.ndarray | None, experiment: str | None = None,
 
 
 def _spectrum(z: np.ndarray, rng: np.random.Generator, z_untrained=None) -> tuple[dict, np.ndarray]:
-    """spectrum.json content (without ``data``) and the eigenvectors [D, D]."""
-    s = spec.covariance_spectrum(z)
+    """spectrum.json content (without ``data``) and the eigenvectors [D, min(N, D)]."""
+    n, d = z.shape
+    s = spec.covariance_spectrum(z)  # the covariance form when D <= N, the Gram form when D > N
     vecs = s.pop("eigenvectors")
-    # The stored eigenvalues are numpy's symmetric eigenvalue-only solver on the covariance of
-    # the saved latents, exactly as a reader would check them: eigh's values differ from these
-    # in the last bits, which is a relative difference of order 1 for the ~1e-16 eigenvalues of
-    # dead units.
-    s.update(spec.spectrum_stats(np.linalg.eigvalsh(np.atleast_2d(np.cov(z, rowvar=False)))[::-1]))
+    w_eigh = np.asarray(s["eigenvalues"])
+    if s["form"] == "covariance":
+        # The stored eigenvalues are numpy's symmetric eigenvalue-only solver on the covariance of
+        # the saved latents, exactly as a reader would check them: eigh's values differ from these
+        # in the last bits, which is a relative difference of order 1 for the ~1e-16 eigenvalues of
+        # dead units.
+        s.update(spec.spectrum_stats(np.linalg.eigvalsh(np.atleast_2d(np.cov(z, rowvar=False)))[::-1]))
+        solver = "eigenvalues: numpy.linalg.eigvalsh(np.cov(latents, rowvar=False)) (ddof=1, float64), " \
+                 "descending; eigenvectors.npy: numpy.linalg.eigh of the same matrix"
+    else:
+        solver = "D > N: numpy.linalg.eigh of the N x N Gram matrix of the centred latents / (N - 1) " \
+                 "(float64; the same non-zero eigenvalues as the D x D covariance, whose other D - N " \
+                 "eigenvalues are exactly 0 and listed as 0.0); eigenvectors.npy [D, N]: Xc^T u / s"
     w = np.asarray(s["eigenvalues"])
-    var = imp.unit_variance(z)
+    var = spec.column_mean_var(z)[1]
     alive = var > DEAD_REL * max(var.max(), 0.0) if var.max() > 0 else np.zeros_like(var, bool)
-    out = {"source": "analysis/latents.npy",
-           "solver": "eigenvalues: numpy.linalg.eigvalsh(np.cov(latents, rowvar=False)) (ddof=1, float64), "
-                     "descending; eigenvectors.npy: numpy.linalg.eigh of the same matrix", **s}
+    out = {"source": "analysis/latents.npy", "solver": solver, **s}
     out["eigenvalues_positive"] = int(np.sum(w > 0))  # the question's criterion (round-off decides)
     tol = max(w[0], 0.0) * w.size * np.finfo(np.float64).eps
     out["eigenvalues_nonzero"] = int(np.sum(w > tol))  # matrix_rank's rule on the covariance
@@ -176,13 +203,19 @@ def _spectrum(z: np.ndarray, rng: np.random.Generator, z_untrained=None) -> tupl
     out["active_units"] = int(np.sum(var > 0.01))
     floor = {"dead_units_excluded": int(np.sum(~alive))}
     if alive.sum() >= 2:
-        za = z[:, alive]
+        every = bool(alive.all())
+        za = z if every else z[:, alive]
         ref = None
         if z_untrained is not None:
-            zu = z_untrained[:, alive]
-            tv_u, tv = np.trace(np.atleast_2d(np.cov(zu, rowvar=False))), np.trace(np.cov(za, rowvar=False))
-            ref = zu * np.sqrt(tv / tv_u) if tv_u > 0 else None
-        floor.update(spec.noise_floor_report(za, rng, z_reference=ref))
+            zu = z_untrained if every else z_untrained[:, alive]
+            tv_u, tv = spec.column_mean_var(zu)[1].sum(), var[alive].sum()
+            scale = np.sqrt(tv / tv_u) if tv_u > 0 else None
+            if scale is not None and s["form"] == "gram":  # a wide code: no float64 copy of float32 codes
+                scale = np.asarray(scale, zu.dtype) if np.issubdtype(zu.dtype, np.floating) else scale
+            ref = zu * scale if scale is not None else None
+        # The live units' spectrum is the spectrum without the dead units' zeros.
+        w_alive = w_eigh[:za.shape[1]] if every or s["form"] == "gram" else None
+        floor.update(spec.noise_floor_report(za, rng, z_reference=ref, eigenvalues=w_alive))
         pad = [0.0] * int(np.sum(~alive))  # dead units: eigenvalue 0, floor 0
         for key in ("shuffle_floor", "reference_floor"):
             if key in floor:
@@ -198,9 +231,9 @@ def _spectrum(z: np.ndarray, rng: np.random.Generator, z_untrained=None) -> tupl
         out["modes_above_floor"] = out["modes_above_mp"] = 0
     out["noise_floor"] = floor
     # How spread each leading eigen-direction is over units: units holding 90 % of its squared loading.
-    sq = np.sort(vecs**2, axis=0)[::-1]  # [D, D] per column, descending
+    sq = np.sort(vecs[:, :10] ** 2, axis=0)[::-1]  # [D, <= 10] per column, descending
     out["eigvec_units_90"] = [int(np.searchsorted(np.cumsum(sq[:, j]), 0.9 - 1e-12) + 1)
-                              for j in range(min(10, vecs.shape[1]))]
+                              for j in range(sq.shape[1])]
     return out, vecs
 
 
@@ -208,17 +241,27 @@ def _importance(ctx, z: np.ndarray, vecs: np.ndarray, budget_s: float) -> dict:
     """importance.json content: unit / direction ablation and keep-top-k curves."""
     n, d = z.shape
     ks = k_grid(d)
-    n_dirs = min(d, MAX_DIRECTIONS)
-    n_configs = d + n_dirs + 3 * len(ks) + 12  # + about 12 bisection steps
+    var = spec.column_mean_var(z)[1]
+    rank_var = imp.rank_units(var)
+    n_dirs = min(vecs.shape[1], MAX_DIRECTIONS)
+    n_units = d
+    if d > MAX_UNITS:  # a wide code: as many units and directions as the budget allows at 64 examples
+        spare = budget_s / (ctx.decode_s * min(n, 64)) - 3 * len(ks) - 12
+        n_units = int(np.clip(spare / 2, MIN_WIDE, MAX_UNITS))
+        n_dirs = int(min(n_dirs, np.clip(spare / 2, MIN_WIDE, MAX_DIRECTIONS)))
+    ablated = np.sort(rank_var[:n_units])  # every unit when D <= MAX_UNITS
+    n_configs = ablated.size + n_dirs + 3 * len(ks) + 12  # + about 12 bisection steps
     m = int(min(n, max(min(n, 64), budget_s / (ctx.decode_s * n_configs))))
     zs, xs = z[:m], ctx.x[:m]
-    units = imp.ablation_importance(zs, ctx.decode, xs)
+    units = imp.ablation_importance(zs, ctx.decode, xs, units=ablated)
+    increase = np.full(d, np.nan)  # units not ablated (D > MAX_UNITS): NaN
+    increase[ablated] = units["increase"]
     dirs = imp.ablation_importance(zs, ctx.decode, xs, directions=vecs[:, :n_dirs])
-    var = imp.unit_variance(z)
-    rank = imp.rank_units(units["increase"])
-    rank_var = imp.rank_units(var)
+    rank = imp.rank_units_then(increase, var)  # ablated units first, then the rest by variance
     mean = zs.mean(axis=0)
-    proj = (zs - mean) @ vecs  # [m, D]
+    proj = (zs - mean) @ vecs  # [m, min(N, D)]
+    row_bytes = 4 * (d + 3 * int(np.prod(xs.shape[1:])))  # a code, its reconstruction, error, target
+    per_call = max(1, (256 << 20) // max(1, m * row_bytes))  # configurations per decode call
 
     orders = {"directions": None, "units_by_ablation": rank, "units_by_variance": rank_var}
     cache: dict = {}
@@ -234,10 +277,11 @@ def _importance(ctx, z: np.ndarray, vecs: np.ndarray, budget_s: float) -> dict:
     def fill(pairs):
         """Test MSE for several (ordering, k) at once: one batched decode, no padding waste."""
         todo = [p for p in dict.fromkeys(pairs) if p not in cache]
-        if todo:
-            rec = ctx.decode(np.concatenate([codes_kept(*p) for p in todo]))  # [len(todo) * m, ...]
-            per = imp.mse_per_example(rec, np.concatenate([xs] * len(todo)))  # [len(todo) * m]
-            for i, p in enumerate(todo):
+        for c0 in range(0, len(todo), per_call):  # at most ~256 MB of codes at a time
+            part = todo[c0:c0 + per_call]
+            rec = ctx.decode(np.concatenate([codes_kept(*p) for p in part]))  # [len(part) * m, ...]
+            per = imp.mse_per_example(rec, np.concatenate([xs] * len(part)))  # [len(part) * m]
+            for i, p in enumerate(part):
                 cache[p] = float(per[i * m:(i + 1) * m].mean())
 
     def kept(key, k):
@@ -255,16 +299,21 @@ def _importance(ctx, z: np.ndarray, vecs: np.ndarray, budget_s: float) -> dict:
         "unit_variance": var.tolist(),
         "active_units_threshold": 0.01,
         "active_units": int(np.sum(var > 0.01)),
-        "unit_ablation_increase": units["increase"].tolist(),
+        "unit_ablation_increase": increase.tolist(),
+        "units_ablated": int(ablated.size),
+        "unit_selection": "every unit" if ablated.size == d else
+                          f"the {ablated.size} units of largest variance (D > {MAX_UNITS}: as many as the "
+                          f"ablation budget allows at {min(n, 64)} examples, {MIN_WIDE} to {MAX_UNITS}); the "
+                          "others' increase is NaN and they rank after them, by variance",
         "unit_rank": rank.tolist(),
         "unit_rank_by_variance": rank_var.tolist(),
         "top_units": rank[:10].tolist(),
         "direction_ablation_increase": dirs["increase"].tolist(),
         "keep_top_k": curves,
     }
-    live = var > 0
+    live = (var > 0) & ~np.isnan(increase)
     if live.sum() > 2:
-        out["spearman_variance_vs_ablation"] = spearman(var[live], units["increase"][live])
+        out["spearman_variance_vs_ablation"] = spearman(var[live], increase[live])
     full, none = curves["directions"][-1], curves["directions"][0]
     for pct in (90, 95, 99):
         for key, name in (("directions", "modes"), ("units_by_ablation", "units")):
@@ -306,20 +355,14 @@ def spearman(a, b) -> float:
 def data_spectrum(x: np.ndarray) -> dict:
     """PCA spectrum of raw inputs [N, ...] (flattened to [N, P]), JSON-able.
 
-    The eigenvalues of :func:`aejax.analysis.spectrum.pca_baseline` (covariance,
-    ddof=1; the [N, N] Gram matrix when N <= P), without the principal axes:
+    The eigenvalues of :func:`aejax.analysis.spectrum.pca` (covariance, ddof=1;
+    the [N, N] Gram matrix when N < P), without the principal axes:
     eigenvalues alone cost a third of the time (0.3 s for 1,000 x 784).
     """
-    import scipy.linalg
-
-    x = np.asarray(x, np.float64).reshape(len(x), -1)  # [N, P]
-    n, p = x.shape
-    xc = x - x.mean(axis=0)
-    g = xc.T @ xc if n > p else xc @ xc.T  # [P, P] or [N, N]
-    w = scipy.linalg.eigh(g / (n - 1), eigvals_only=True, check_finite=False)[::-1]
-    out = spec.spectrum_stats(w)
-    out["total_variance"] = float(np.sum(xc**2) / (n - 1))
-    out["n"], out["p"] = int(n), int(p)
+    fit = spec.pca(x, vectors=False)
+    out = spec.spectrum_stats(fit["eigenvalues"])
+    out["total_variance"] = fit["total_variance"]
+    out["n"], out["p"] = fit["n"], fit["p"]
     return out
 
 
@@ -376,13 +419,17 @@ def _lap(timing: dict, name: str, start: tuple[float, float]) -> None:
 
 
 def _one_blas_thread():
-    """Limit numpy's BLAS to one thread: the matrices here are small, and on a shared
-    2-core machine two spinning OpenBLAS threads made the spectra 10-20x slower
-    (0.23 s against 2-5 s for the 100-unit spectrum and its floors, load average 13)."""
+    """numpy's BLAS on one thread during the analysis. On the shared 2-core machine two OpenBLAS
+    threads made the spectra several times slower, small and large: the 100-unit spectrum and its
+    floors 0.23 s on one thread against 2-5 s on two (load average 13); a 12,544-unit code (N = 512)
+    4.4 s against 16.8 s (load average 3.9). Every core is used instead one level up: the shuffled
+    floors of a wide code run one per core (:func:`aejax.analysis.spectrum.shuffle_floor`), and JAX's
+    encode / decode use their own threads."""
+    import contextlib
+
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        import contextlib
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
 

@@ -31,16 +31,24 @@ not a criterion. Use instead
 
   :func:`noise_floor_report` computes all three at once.
 
+Every spectrum and PCA here comes from :func:`pca`, the package's one PCA
+(tested against ``sklearn.decomposition.PCA``): the eigen-decomposition of the
+[D, D] covariance when D <= N, of the [N, N] Gram matrix of the centred data
+when D > N (the same non-zero eigenvalues), so a code of D units on N examples
+costs O(N D min(N, D) + min(N, D)^3) and the memory of the smaller matrix;
+wide float32 codes are converted to float64 a column block at a time.
+
 Shapes: codes ``z`` are ``[N, D]`` (rows = examples); raw data for the PCA
 baseline is ``[N, ...]`` and is flattened to ``[N, P]``. Everything is computed
 in float64.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
-import scipy.linalg
 
 THRESHOLDS = {"modes_90": 0.90, "modes_95": 0.95, "modes_99": 0.99}
 
@@ -55,6 +63,129 @@ def _as_2d(z, name: str = "z", min_rows: int = 2) -> np.ndarray:
     if not np.all(np.isfinite(z)):
         raise ValueError(f"{name} contains NaN or inf")
     return z
+
+
+BLOCK_BYTES = 64 << 20  # float64 bytes of one column block (Gram products, shuffles, projections)
+
+
+def _blocks(n: int, d: int):
+    """Column slices of an [N, D] array, each about ``BLOCK_BYTES`` in float64."""
+    step = max(1, BLOCK_BYTES // (8 * max(n, 1)))
+    return [slice(s, min(s + step, d)) for s in range(0, d, step)]
+
+
+def column_mean_var(x) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and variance (ddof=1) of ``x`` [N, D] in float64, a column block at a time
+    (no float64 copy of a float32 ``x``). -> ([D], [D])."""
+    x = np.asarray(x)
+    n, d = x.shape
+    mean, var = np.empty(d), np.empty(d)
+    for b in _blocks(n, d):
+        xb = np.asarray(x[:, b], np.float64)
+        mean[b] = xb.mean(axis=0)
+        var[b] = np.square(xb - mean[b]).sum(axis=0) / (n - 1)
+    return mean, var
+
+
+def gram(x, mean=None, rng: np.random.Generator | None = None, dtype=np.float64) -> np.ndarray:
+    """``(x - mean) (x - mean)^T`` [N, N] for ``x`` [N, D], a column block at a time.
+
+    ``mean`` [D] defaults to the column means. With ``rng``, every column is first permuted
+    across examples on its own (``rng.permuted(block, axis=0)``; the column means do not change):
+    the Gram matrix of a shuffled copy without holding the copy. ``dtype``: the precision of each
+    block's product (float32 halves the cost; the blocks are summed in float64).
+    """
+    x = np.asarray(x)
+    n, d = x.shape
+    if mean is None:
+        mean = column_mean_var(x)[0]
+    g = np.zeros((n, n))
+    for b in _blocks(n, d):
+        xb = x[:, b]
+        if rng is not None:
+            xb = rng.permuted(xb, axis=0)
+        xb = xb.astype(dtype) - mean[b].astype(dtype)
+        g += xb @ xb.T
+    return g
+
+
+def _fix_signs(v: np.ndarray) -> np.ndarray:
+    """Columns of ``v`` with their largest-magnitude entry made positive (a deterministic sign)."""
+    if v.size == 0:
+        return v
+    idx = np.argmax(np.abs(v), axis=0)
+    signs = np.sign(v[idx, np.arange(v.shape[1])])
+    signs[signs == 0] = 1.0
+    return v * signs
+
+
+def pca(x, k: int | None = None, *, vectors: bool = True, form: str = "auto") -> dict:
+    """Principal component analysis of ``x`` [N, ...] (flattened to [N, P]); the package's one PCA.
+
+    The eigen-decomposition (float64) of whichever of the two symmetric forms is smaller:
+
+    - ``covariance``: ``np.cov(x, rowvar=False)`` [P, P] (ddof=1), ``np.linalg.eigh``; costs
+      O(N P^2 + P^3), used when P <= N;
+    - ``gram``: the centred Gram matrix ``Xc Xc^T / (N - 1)`` [N, N] (same non-zero eigenvalues);
+      costs O(N^2 P + N^3), used when P > N. The axes are ``Xc^T u_i / sqrt((N - 1) lambda_i)``;
+      axes of numerically zero variance (lambda_i <= 1e-20 lambda_1) come out as zero vectors.
+
+    ``form`` forces one of them ('auto': the cheaper). Memory: the matrix of the chosen form plus
+    the components; a float32 ``x`` is converted to float64 a column block at a time in the Gram
+    form (:data:`BLOCK_BYTES`).
+
+    Matches ``sklearn.decomposition.PCA`` (``explained_variance_``, ``components_`` up to sign;
+    tests/analysis/test_pca.py). Returns ``eigenvalues`` (ndarray [min(N, P)], descending, the
+    variance along each axis, ddof=1; raw, so round-off can leave tiny negatives), ``mean`` [P],
+    ``total_variance`` (sum of per-feature variances), ``n``, ``p``, ``form`` and, with
+    ``vectors``, ``components`` [P, k] (orthonormal columns, the top-``k`` axes, each column's
+    largest-magnitude entry positive; ``k`` defaults to min(N, P)).
+    """
+    x = np.asarray(x)
+    if x.ndim < 2:
+        raise ValueError(f"x must be [N, ...] with N examples, got shape {x.shape}")
+    x = x.reshape(x.shape[0], -1)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    n, p = x.shape
+    if n < 2:
+        raise ValueError(f"x needs at least 2 rows (examples), got {n}")
+    if form == "auto":
+        form = "gram" if p > n else "covariance"
+    if form not in ("covariance", "gram"):
+        raise ValueError(f"form must be 'auto', 'covariance' or 'gram', got {form!r}")
+    kmax = min(n, p)
+    k = kmax if k is None else int(k)
+    if vectors and not 1 <= k <= kmax:
+        raise ValueError(f"k must be between 1 and min(N, P) = {kmax}, got {k}")
+    mean, var = column_mean_var(x)
+    if not np.all(np.isfinite(var)):
+        raise ValueError("x contains NaN or inf")
+    out = {"mean": mean, "total_variance": float(var.sum()), "n": int(n), "p": int(p), "form": form}
+    if form == "covariance":
+        c = np.atleast_2d(np.cov(x, rowvar=False, ddof=1))  # [P, P]
+        if not vectors:
+            out["eigenvalues"] = np.linalg.eigvalsh(c)[::-1][:kmax]
+            return out
+        w, v = np.linalg.eigh(c)  # ascending
+        w, v = w[::-1][:kmax], v[:, ::-1][:, :k]
+    else:
+        g = gram(x, mean) / (n - 1)  # [N, N]
+        if not vectors:
+            out["eigenvalues"] = np.linalg.eigvalsh(g)[::-1][:kmax]
+            return out
+        w, u = np.linalg.eigh(g)
+        w, u = w[::-1][:kmax], u[:, ::-1][:, :k]  # [kmax], [N, k]
+        s = np.sqrt(np.clip(w[:k], 0.0, None) * (n - 1))  # singular values of Xc
+        keep = s > max(s[0], 0.0) * 1e-10 if k else np.zeros(0, bool)
+        v = np.zeros((p, k))
+        if keep.any():
+            uk = u[:, keep] / s[keep]  # [N, k']
+            for b in _blocks(n, p):  # v = Xc^T u / s, a column block at a time
+                v[b, np.flatnonzero(keep)] = (np.asarray(x[:, b], np.float64) - mean[b]).T @ uk
+    out["eigenvalues"] = w
+    out["components"] = np.ascontiguousarray(_fix_signs(v))
+    return out
 
 
 def modes_to_explain(ratio, threshold: float) -> int:
@@ -101,33 +232,34 @@ def spectrum_stats(eigenvalues) -> dict:
 
 
 def covariance_spectrum(z) -> dict:
-    """Eigen-spectrum of the sample covariance of codes ``z`` [N, D].
+    """Eigen-spectrum of the sample covariance of codes ``z`` [N, D] (ddof=1).
 
-    The covariance is ``np.cov(z, rowvar=False)`` (ddof=1, [D, D]); it is
-    symmetric, so it is decomposed with ``np.linalg.eigh`` (real eigenvalues,
-    orthonormal eigenvectors; ``np.linalg.eig`` can return complex, unsorted
-    values for the same matrix).
+    Computed by :func:`pca`: from ``np.cov(z, rowvar=False)`` [D, D] with
+    ``np.linalg.eigh`` (real eigenvalues, orthonormal eigenvectors;
+    ``np.linalg.eig`` can return complex, unsorted values for the same
+    matrix) when D <= N, from the [N, N] Gram matrix of the centred codes
+    when D > N: it has the same non-zero eigenvalues, and the other D - N + 1
+    (at least) are exactly 0 (listed as 0.0).
 
     Returns a dict. JSON-able keys: ``eigenvalues`` (list [D], descending, raw),
     ``explained_variance_ratio``, ``modes_90``, ``modes_95``, ``modes_99``,
     ``participation_ratio`` (see :func:`spectrum_stats`), ``total_variance``
-    (trace of the covariance = sum of per-unit variances), ``n``, ``d``.
-    ndarray key (drop it before ``json.dump``; see :func:`jsonable`):
-    ``eigenvectors`` [D, D], column i belongs to eigenvalue i, each column's
-    sign fixed so that its largest-magnitude entry is positive.
+    (trace of the covariance = sum of per-unit variances), ``n``, ``d``,
+    ``form`` ('covariance' or 'gram'). ndarray key (drop it before
+    ``json.dump``; see :func:`jsonable`): ``eigenvectors`` [D, min(N, D)],
+    column i belongs to eigenvalue i, each column's sign fixed so that its
+    largest-magnitude entry is positive (for D > N the eigenvectors of the
+    zero eigenvalues are left out: any orthonormal basis of the rest would
+    do; columns of numerically zero variance are zero vectors).
     """
     z = _as_2d(z)
     n, d = z.shape
-    cov = np.atleast_2d(np.cov(z, rowvar=False, ddof=1))  # [D, D]
-    w, v = np.linalg.eigh(cov)  # ascending
-    w, v = w[::-1], v[:, ::-1]
-    idx = np.argmax(np.abs(v), axis=0)
-    signs = np.sign(v[idx, np.arange(d)])
-    signs[signs == 0] = 1.0
+    fit = pca(z)
+    w = np.concatenate([fit["eigenvalues"], np.zeros(d - fit["eigenvalues"].size)])
     out = spectrum_stats(w)
-    out["total_variance"] = float(np.trace(cov))
-    out["n"], out["d"] = int(n), int(d)
-    out["eigenvectors"] = np.ascontiguousarray(v * signs)
+    out["total_variance"] = fit["total_variance"]
+    out["n"], out["d"], out["form"] = int(n), int(d), fit["form"]
+    out["eigenvectors"] = fit["components"]
     return out
 
 
@@ -144,18 +276,48 @@ def shuffle_floor(z, rng: np.random.Generator, n_shuffles: int = 20,
     across examples on its own (``rng.permuted(z, axis=0)``): per-unit
     variances are kept, correlations between units are destroyed. The
     covariance eigenvalues of each shuffled copy are sorted descending.
+    When D > N they come from the [N, N] Gram matrix of the shuffled copy,
+    built a column block at a time (:func:`gram`; the copy is never held
+    whole) with float32 products for a float32 ``z`` (a floor needs no more:
+    the error is ~1e-6 of the largest eigenvalue), and the other D - N
+    eigenvalues are 0; the random stream then differs from the D <= N path
+    (a block at a time, one generator per shuffle from ``rng.spawn``), not
+    its distribution; these shuffles run in parallel, one per core.
 
     Returns [D]: for each rank, the ``quantile`` (default the 95th percentile)
     of the shuffled eigenvalues over the shuffles, or their mean when
     ``quantile`` is None. Compare with :func:`modes_above_floor`.
     """
-    z = _as_2d(z)
+    z = np.asarray(z)
+    if z.ndim != 2 or z.shape[0] < 2:
+        raise ValueError(f"z must be a 2-D array [N >= 2, D], got shape {z.shape}")
     if n_shuffles < 1:
         raise ValueError(f"n_shuffles must be >= 1, got {n_shuffles}")
-    spectra = np.empty((n_shuffles, z.shape[1]))
-    for s in range(n_shuffles):
-        zs = rng.permuted(z, axis=0)
-        spectra[s] = np.linalg.eigvalsh(np.atleast_2d(np.cov(zs, rowvar=False)))[::-1]
+    n, d = z.shape
+    spectra = np.zeros((n_shuffles, d))
+    if d <= n:
+        z = _as_2d(z)
+        for s in range(n_shuffles):
+            zs = rng.permuted(z, axis=0)
+            spectra[s] = np.linalg.eigvalsh(np.atleast_2d(np.cov(zs, rowvar=False)))[::-1]
+    else:
+        mean, var = column_mean_var(z)
+        if not np.all(np.isfinite(var)):
+            raise ValueError("z contains NaN or inf")
+        dtype = np.float32 if z.dtype == np.float32 else np.float64
+
+        def one(r: np.random.Generator) -> np.ndarray:
+            return np.linalg.eigvalsh(gram(z, mean, r, dtype) / (n - 1))[::-1]
+
+        # One generator per shuffle (rng.spawn: the same floor whatever the number of workers),
+        # the shuffles spread over the cores (numpy's BLAS and LAPACK release the GIL).
+        gens = rng.spawn(n_shuffles)
+        workers = min(n_shuffles, os.cpu_count() or 1)
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                spectra[:, :n] = np.stack(list(pool.map(one, gens)))
+        else:
+            spectra[:, :n] = np.stack([one(g) for g in gens])
     if quantile is None:
         return spectra.mean(axis=0)
     return np.quantile(spectra, quantile, axis=0)
@@ -190,7 +352,7 @@ def modes_above_floor(eigenvalues, floor) -> int:
 
 def noise_floor_report(z, rng: np.random.Generator, n_shuffles: int = 20,
                        quantile: float = 0.95, z_reference=None,
-                       sigma2: float | None = None) -> dict:
+                       sigma2: float | None = None, eigenvalues=None) -> dict:
     """How many modes of codes ``z`` [N, D] stand above each noise floor.
 
     Floors: the shuffle floor (:func:`shuffle_floor`), the Marchenko-Pastur
@@ -212,10 +374,21 @@ def noise_floor_report(z, rng: np.random.Generator, n_shuffles: int = 20,
     because shuffling keeps the total variance; for a reference, read the
     rank-wise count as an upper and ``modes_above_reference_max`` as a lower
     bound.
+
+    ``eigenvalues`` [D]: the spectrum of ``z`` when the caller has it (not
+    recomputed). Every spectrum here costs the smaller of the covariance and
+    Gram forms (:func:`pca`).
     """
-    z = _as_2d(z)
+    z = np.asarray(z)
+    if z.ndim != 2 or z.shape[0] < 2:
+        raise ValueError(f"z must be a 2-D array [N >= 2, D], got shape {z.shape}")
     n, d = z.shape
-    w = np.asarray(covariance_spectrum(z)["eigenvalues"])
+    if eigenvalues is None:
+        w = np.asarray(covariance_spectrum(z)["eigenvalues"])
+    else:
+        w = np.asarray(eigenvalues, np.float64)
+        if w.shape != (d,):
+            raise ValueError(f"eigenvalues has shape {w.shape}, z has {d} units")
     sf = shuffle_floor(z, rng, n_shuffles=n_shuffles, quantile=quantile)
     if sigma2 is None:
         sigma2 = float(np.median(np.clip(w, 0.0, None)))
@@ -230,7 +403,8 @@ def noise_floor_report(z, rng: np.random.Generator, n_shuffles: int = 20,
         "mp_sigma2": float(sigma2),
     }
     if z_reference is not None:
-        ref = np.asarray(covariance_spectrum(z_reference)["eigenvalues"])
+        fit = pca(z_reference, vectors=False)
+        ref = np.concatenate([fit["eigenvalues"], np.zeros(max(fit["p"] - fit["eigenvalues"].size, 0))])
         if ref.shape != w.shape:
             raise ValueError(f"z_reference has {ref.size} units, z has {w.size}")
         out["modes_above_reference"] = modes_above_floor(w, ref)
@@ -248,43 +422,22 @@ def _flatten(x, name: str) -> np.ndarray:
 
 
 def pca_baseline(x, k: int | None = None) -> dict:
-    """PCA of raw data ``x`` [N, ...] (flattened to [N, P]).
+    """PCA of raw data ``x`` [N, ...] (flattened to [N, P]) with its spectrum's statistics.
 
-    Computed from the eigen-decomposition of the [P, P] covariance (ddof=1)
-    when N > P, else of the [N, N] Gram matrix; N=10k, P=784 takes about
-    0.5 s on two cores.
-
-    Returns the keys of :func:`spectrum_stats` (``eigenvalues`` has
-    min(N, P) entries, descending) plus ``total_variance``, ``n``, ``p``
-    (JSON-able) and the ndarrays ``mean`` [P] and ``components`` [P, k] (the
-    top-``k`` principal axes as orthonormal columns; all min(N, P) when ``k``
-    is None).
+    :func:`pca` (the covariance form when N >= P, else the [N, N] Gram
+    matrix) plus :func:`spectrum_stats`. Returns the keys of
+    :func:`spectrum_stats` (``eigenvalues`` has min(N, P) entries,
+    descending) plus ``total_variance``, ``n``, ``p`` (JSON-able) and the
+    ndarrays ``mean`` [P] and ``components`` [P, k] (the top-``k`` principal
+    axes as orthonormal columns; all min(N, P) when ``k`` is None).
     """
     x = _flatten(x, "x")
-    n, p = x.shape
-    mean = x.mean(axis=0)
-    xc = x - mean  # [N, P]
-    if n > p:
-        # LAPACK's MRRR driver (evr) is ~2x faster than numpy's evd here (P=784).
-        w, v = scipy.linalg.eigh(xc.T @ xc / (n - 1), driver="evr", check_finite=False)
-        w, v = w[::-1], v[:, ::-1]
-    else:
-        w, u = np.linalg.eigh(xc @ xc.T / (n - 1))  # [N], [N, N]
-        w, u = w[::-1], u[:, ::-1]
-        # Map Gram eigenvectors to data axes; axes with ~0 variance get none.
-        s = np.sqrt(np.clip(w, 0.0, None) * (n - 1))
-        keep = s > s[0] * 1e-10 if s[0] > 0 else np.zeros_like(s, dtype=bool)
-        v = np.zeros((p, n))
-        v[:, keep] = (xc.T @ u[:, keep]) / s[keep]
-    kmax = w.size
-    k = kmax if k is None else int(k)
-    if not 1 <= k <= kmax:
-        raise ValueError(f"k must be between 1 and min(N, P) = {kmax}, got {k}")
-    out = spectrum_stats(w)
-    out["total_variance"] = float(np.sum(xc**2) / (n - 1))
-    out["n"], out["p"] = int(n), int(p)
-    out["mean"] = mean
-    out["components"] = np.ascontiguousarray(v[:, :k])
+    fit = pca(x, k)
+    out = spectrum_stats(fit["eigenvalues"])
+    out["total_variance"] = fit["total_variance"]
+    out["n"], out["p"] = fit["n"], fit["p"]
+    out["mean"] = fit["mean"]
+    out["components"] = fit["components"]
     return out
 
 

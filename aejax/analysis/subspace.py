@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from aejax.analysis.spectrum import _as_2d
+from aejax.analysis.spectrum import _as_2d, pca
 
 
 def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
@@ -107,13 +107,14 @@ def top_pc_scores(z, k: int) -> np.ndarray:
     """Scores of the top-``k`` principal components of codes ``z`` [N, D] -> [N, k].
 
     Column j is the centred code projected on the j-th covariance eigenvector
-    (``U_k S_k`` from the SVD of the centred codes).
+    (:func:`aejax.analysis.spectrum.pca`; ``U_k S_k`` of the SVD of the centred
+    codes, up to the sign of each column).
     """
     z = _as_2d(z)
     if not 1 <= k <= min(z.shape):
         raise ValueError(f"k must be between 1 and min(N, D) = {min(z.shape)}, got {k}")
-    u, s, _ = np.linalg.svd(z - z.mean(axis=0), full_matrices=False)
-    return u[:, :k] * s[:k]
+    fit = pca(z, k)
+    return (z - fit["mean"]) @ fit["components"]
 
 
 def subspace_agreement(codes_by_seed: Sequence, k: int) -> dict:

@@ -92,7 +92,10 @@ def _pair_stats(codes: list, ks: list, imp_vectors: list) -> dict:
         for j in range(i + 1, len(codes)):
             if imp_vectors[i] is not None and imp_vectors[j] is not None \
                     and len(imp_vectors[i]) == len(imp_vectors[j]):
-                rho.append(spearman(imp_vectors[i], imp_vectors[j]))
+                a, b = np.asarray(imp_vectors[i], np.float64), np.asarray(imp_vectors[j], np.float64)
+                both = ~np.isnan(a) & ~np.isnan(b)  # a wide code ablates only some units (NaN: not)
+                if both.sum() > 2:
+                    rho.append(spearman(a[both], b[both]))
             zi, zj = codes[i], codes[j]
             si, sj = zi.std(axis=0), zj.std(axis=0)
             top = np.argsort(-(np.asarray(imp_vectors[i]) if imp_vectors[i] is not None else si))[:10]

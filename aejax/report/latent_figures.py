@@ -132,14 +132,17 @@ def unit_importance(im: dict, path: Path, title: str, top: int = 40) -> Path:
 def ablation(im: dict, path: Path, title: str) -> Path:
     """Left: single-unit vs single-direction ablation; right: keep only the top k."""
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.4))
-    units = np.sort(np.asarray(im["unit_ablation_increase"]))[::-1]
+    units = np.asarray(im["unit_ablation_increase"], np.float64)
+    units = np.sort(units[~np.isnan(units)])[::-1]  # NaN: a wide code's units that were not ablated
     dirs = np.asarray(im["direction_ablation_increase"])
     lo = max(units.max(), dirs.max(), 1e-12) * 1e-6
     r = np.arange(1, units.size + 1)
     a1.semilogy(np.arange(1, dirs.size + 1), _positive(dirs, lo), "o-", ms=3, lw=1, color="C2",
                 label="eigen-direction k (in eigenvalue order)"
                 + (f"; the leading {dirs.size}" if dirs.size < units.size else ""))
-    a1.semilogy(r, _positive(units, lo), "s-", ms=3, lw=1, color="C0", label="unit (sorted, most important first)")
+    n_units = len(im["unit_ablation_increase"])
+    a1.semilogy(r, _positive(units, lo), "s-", ms=3, lw=1, color="C0", label="unit (sorted, most important first)"
+                + (f"; the {units.size} of largest variance of {n_units}" if units.size < n_units else ""))
     a1.set_xlabel("rank (increases <= 0 drawn at the bottom)")
     a1.set_ylabel("test MSE increase when ablated (log)")
     a1.set_title("Ablating one unit vs one eigen-direction", fontsize=10)
