@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from aejax.analysis import spectrum
 from aejax.run.rundir import atomic_write
 
 BITS = (1, 2, 3, 4, 6, 8)
@@ -58,10 +59,9 @@ def compression_after_training(*, cfg, workdir, trainer, params, data, arrays, b
         ae[f"{b}bit"] = _mse(dec(quantize(z_te, lo, hi, b)), x_te)
     # PCA baseline with d components (d <= pixels and <= training examples)
     flat_tr, flat_te = x_tr.reshape(len(x_tr), -1), x_te.reshape(len(x_te), -1)
-    mean = flat_tr.mean(axis=0)
     k = min(d, flat_tr.shape[1], len(flat_tr))
-    _, _, vt = np.linalg.svd(flat_tr - mean, full_matrices=False)
-    comp = vt[:k]                                                             # [k, P]
+    fit = spectrum.pca(flat_tr, k)  # the package's one PCA
+    mean, comp = fit["mean"], fit["components"].T                            # [P], [k, P]
     c_tr, c_te = (flat_tr - mean) @ comp.T, (flat_te - mean) @ comp.T         # [N, k]
     pca_dec = lambda c: c @ comp + mean  # noqa: E731
     plo, phi = _range(c_tr)

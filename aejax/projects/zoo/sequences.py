@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aejax.analysis import spectrum
 from aejax.data.columns import columns_to_images, images_to_columns
 from aejax.errors import UserError
 from aejax.run.rundir import atomic_write, save_npz
@@ -70,9 +71,8 @@ def as_sequences(ds, cfg):
 def baselines(x_train: np.ndarray, x_test: np.ndarray, k: int) -> dict:
     """Mean-trace and k-component PCA reconstructions of ``x_test`` [N, ...] and their MSEs."""
     tr, te = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
-    mean = tr.mean(axis=0)
-    _, _, vt = np.linalg.svd(tr - mean, full_matrices=False)
-    comp = vt[:min(k, len(vt))]                                           # [k, P]
+    fit = spectrum.pca(tr, min(k, *tr.shape))  # the package's one PCA
+    mean, comp = fit["mean"], fit["components"].T                         # [P], [k, P]
     pca = (te - mean) @ comp.T @ comp + mean
     return {"mean_trace": np.broadcast_to(mean, te.shape).reshape(x_test.shape),
             "pca": pca.reshape(x_test.shape),
