@@ -18,7 +18,7 @@ from aejax.errors import UserError
 #: The ``log`` section: live sinks beside metrics.jsonl. ``tensorboard``: write TensorBoard event
 #: files into the run directory (scalars every epoch); ``images_every``: a reconstruction grid of the
 #: first ``figures.examples`` validation images every this many epochs (image data; 0 = never).
-LOG_DEFAULTS = {"tensorboard": False, "images_every": 10}
+LOG_DEFAULTS = {"tensorboard": False, "images_every": 10, "wandb": False, "mlflow": False, "mlflow_uri": ""}
 
 
 def base_config() -> dict:

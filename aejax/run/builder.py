@@ -80,6 +80,10 @@ def build(cfg: Mapping, example_shape, n_train: int, *, strategy: str | None = N
                         "training examples; lower it")
     try:
         model = models.build(cfg["model"], example_shape)
+        if not all(callable(getattr(model, m, None)) for m in ("encode", "decode")):
+            autoencoders = sorted(n for n, c in models.MODELS.items() if hasattr(c, "encode") and hasattr(c, "decode"))
+            raise UserError(f"model.name={cfg['model']['name']!r} is not an autoencoder (it has no encode / decode: "
+                            f"a model of its own experiment); expected one of {autoencoders}")
         task = Task(model, optimizer_from_config(t, n_train // t["batch_size"]), t["loss"], float(d["noise_std"]))
         trainer = Trainer(task, t["batch_size"], t["eval_batch_size"], strategy or t["strategy"],
                           devices=devices, scan_epoch=t.get("scan_epoch", True))

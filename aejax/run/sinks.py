@@ -13,12 +13,22 @@ where the sinks are built (:func:`settings`: an unknown key or a wrong type is a
   by their directories. A resumed run purges the events of epochs after its checkpoint (they are
   trained again).
 
-Only process 0 writes (``jax.process_index() == 0``), as for every other file of a run. W&B and
-MLflow sinks are not provided (neither package is installed or pinned here).
+- ``log.wandb=true``: a Weights & Biases run in offline mode, in ``<run dir>/wandb/`` (project: the
+  experiment, name: the run directory's; the config as its config; the metrics row at step = epoch);
+  ``wandb sync <run dir>/wandb/offline-run-*`` uploads it later.
+- ``log.mlflow=true``: an MLflow run (experiment: the experiment's name, run name: the run
+  directory's; the config flattened as parameters; the metrics at step = epoch) in
+  ``log.mlflow_uri``, by default a SQLite store in the run directory (``sqlite:///<run dir>/mlflow.db``;
+  give every run of a sweep one URI to compare them side by side in ``mlflow ui``).
+
+W&B and MLflow are optional: ``pip install -e '.[tracking]'``; asking for one that is not installed is
+an error naming the command. Only process 0 writes (``jax.process_index() == 0``), as for every other
+file of a run.
 """
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -35,6 +45,9 @@ class LogSettings:
 
     tensorboard: bool = False
     images_every: int = 10
+    wandb: bool = False
+    mlflow: bool = False
+    mlflow_uri: str = ""
 
 
 def settings(cfg: Mapping) -> LogSettings:
@@ -48,12 +61,21 @@ def settings(cfg: Mapping) -> LogSettings:
         raise UserError(f"log.{unknown[0]}: unknown config key; known keys: "
                         + ", ".join(f"log.{k}" for k in config_lib.LOG_DEFAULTS))
     s = {**config_lib.LOG_DEFAULTS, **section}
-    if not isinstance(s["tensorboard"], bool):
-        raise UserError(f"log.tensorboard={json.dumps(s['tensorboard'])}: expected true or false")
+    for key in ("tensorboard", "wandb", "mlflow"):
+        if not isinstance(s[key], bool):
+            raise UserError(f"log.{key}={json.dumps(s[key])}: expected true or false")
+    if not isinstance(s["mlflow_uri"], str):
+        raise UserError(f"log.mlflow_uri={json.dumps(s['mlflow_uri'])}: expected a tracking URI string "
+                        "('' = a SQLite file in the run directory)")
+    for key, module in (("wandb", "wandb"), ("mlflow", "mlflow")):
+        if s[key] and importlib.util.find_spec(module) is None:
+            raise UserError(f"log.{key}=true needs the package {module}, which is not installed: "
+                            "pip install -e '.[tracking]'")
     every = s["images_every"]
     if not isinstance(every, int) or isinstance(every, bool) or every < 0:
         raise UserError(f"log.images_every={json.dumps(every)}: expected an integer >= 0 (0 = no images)")
-    return LogSettings(tensorboard=s["tensorboard"], images_every=every)
+    return LogSettings(tensorboard=s["tensorboard"], images_every=every, wandb=s["wandb"], mlflow=s["mlflow"],
+                       mlflow_uri=s["mlflow_uri"])
 
 
 def image_grid(rows: list[np.ndarray]) -> np.ndarray:
@@ -104,17 +126,81 @@ class TensorBoard:
         self.writer.close()
 
 
+class WandB:
+    """One run's Weights & Biases run, offline, in ``<run dir>/wandb/``."""
+
+    def __init__(self, run_dir: Path, cfg: Mapping):
+        import wandb
+        self.run = wandb.init(mode="offline", dir=str(run_dir), project=str(cfg.get("experiment") or "aejax"),
+                              name=Path(run_dir).name, config=dict(cfg),
+                              settings=wandb.Settings(silent=True, console="off"))
+
+    def write(self, row: Mapping, params: Callable[[], Any]) -> None:
+        self.run.log(_numbers(row), step=int(row["epoch"]))
+
+    def close(self) -> None:
+        self.run.finish()
+
+
+class MLflow:
+    """One run's MLflow run in ``uri`` (default: a SQLite store in the run directory)."""
+
+    def __init__(self, run_dir: Path, cfg: Mapping, uri: str):
+        from mlflow import MlflowClient
+        self.client = MlflowClient(tracking_uri=uri or f"sqlite:///{Path(run_dir).absolute() / 'mlflow.db'}")
+        name = str(cfg.get("experiment") or "aejax")
+        found = self.client.get_experiment_by_name(name)
+        experiment = found.experiment_id if found else self.client.create_experiment(name)
+        self.run_id = self.client.create_run(experiment, run_name=Path(run_dir).name).info.run_id
+        for key, value in config_lib.flatten(cfg).items():
+            self.client.log_param(self.run_id, key, json.dumps(value)[:500])
+
+    def write(self, row: Mapping, params: Callable[[], Any]) -> None:
+        for key, value in _numbers(row).items():
+            self.client.log_metric(self.run_id, key, value, step=int(row["epoch"]))
+
+    def close(self) -> None:
+        self.client.set_terminated(self.run_id)
+
+
+def _numbers(row: Mapping) -> dict:
+    return {k: v for k, v in row.items()
+            if k != "epoch" and isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+class Sinks:
+    """Several sinks as one: :meth:`write` and :meth:`close` go to each."""
+
+    def __init__(self, sinks: list):
+        self.sinks = sinks
+
+    def write(self, row: Mapping, params: Callable[[], Any]) -> None:
+        for sink in self.sinks:
+            sink.write(row, params)
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()
+
+
 def open_sinks(cfg: Mapping, run_dir: Path, *, first_epoch: int, examples: Callable[[], Mapping] | None = None,
-               predict: Callable[[Any, np.ndarray], np.ndarray] | None = None) -> TensorBoard | None:
-    """The live sink of one run as its ``log`` section asks (None when it asks for none, or on a
+               predict: Callable[[Any, np.ndarray], np.ndarray] | None = None) -> Sinks | None:
+    """The live sinks of one run as its ``log`` section asks (None when it asks for none, or on a
     process other than 0). ``examples()``: {"input": [K, H, W, C], "target": [K, ...] or None} for the
-    image grid (None: not image data); ``predict(params, x)``: the model's output for ``x``."""
+    TensorBoard image grid (None: not image data); ``predict(params, x)``: the model's output for ``x``."""
     s = settings(cfg)
-    if not s.tensorboard:
+    if not (s.tensorboard or s.wandb or s.mlflow):
         return None
     import jax
     if jax.process_index() != 0:
         return None
-    shown = examples() if (examples is not None and s.images_every) else None
-    return TensorBoard(Path(run_dir), first_epoch=first_epoch, epochs=int(cfg["train"]["epochs"]),
-                       images_every=s.images_every, examples=shown, predict=predict)
+    opened = []
+    if s.tensorboard:
+        shown = examples() if (examples is not None and s.images_every) else None
+        opened.append(TensorBoard(Path(run_dir), first_epoch=first_epoch, epochs=int(cfg["train"]["epochs"]),
+                                  images_every=s.images_every, examples=shown, predict=predict))
+    if s.wandb:
+        opened.append(WandB(Path(run_dir), cfg))
+    if s.mlflow:
+        opened.append(MLflow(Path(run_dir), cfg, s.mlflow_uri))
+    return Sinks(opened)

@@ -100,3 +100,26 @@ def test_cli_quick_run_writes_events(tmp_path):
                   *set_args(FAST + ["log.tensorboard=true"]))
     assert out.returncode == 0, out.stderr
     assert [e.step for e in _events(tmp_path / "r").Scalars("train/loss")] == [1, 2]
+
+
+def test_wandb_and_mlflow_record_every_epoch(tmp_path):
+    # Optional sinks (pip install -e '.[tracking]'); CI installs only the test extra and skips this.
+    pytest.importorskip("wandb")
+    pytest.importorskip("mlflow")
+    from mlflow import MlflowClient
+    run = tmp_path / "r"
+    api.run("mnist_dense", workdir=run, quick=True, overrides=SMALL + ["train.epochs=2", "log.wandb=true",
+                                                                     "log.mlflow=true"])
+    assert len(list((run / "wandb").glob("offline-run-*/run-*.wandb"))) == 1
+    client = MlflowClient(tracking_uri=f"sqlite:///{run / 'mlflow.db'}")
+    (r,) = client.search_runs([client.get_experiment_by_name("mnist_dense").experiment_id])
+    assert r.info.run_name == "r" and r.data.params["train.epochs"] == "2"
+    assert [m.step for m in client.get_metric_history(r.info.run_id, "train/loss")] == [1, 2]
+
+
+def test_a_tracking_sink_that_is_not_installed_is_an_error_naming_the_extra(monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
+    with pytest.raises(UserError, match=r"\.\[tracking\]"):
+        sinks.settings({"log": {"wandb": True}})
