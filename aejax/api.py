@@ -74,17 +74,9 @@ def run(experiment, *, workdir: str | os.PathLike | None = None, overrides: Iter
     if jaxsetup.process_count() > 1:
         return _run_many(exp, cfg, workdir, overwrite=overwrite, t_start=t_start, stop_after_epoch=stop_after_epoch)
     rd = RunDir(workdir)
-    rd.check(None if overwrite else cfg)
-    if not overwrite and rd.is_finished() and rd.config()["train"]["epochs"] == cfg["train"]["epochs"]:
-        print(f"aejax: {workdir}: already finished with this config; nothing to do (its summary below; "
-              "--overwrite retrains it)", file=sys.stderr)
+    if _finished(rd, cfg, overwrite):
         return rd.summary()
-    data = None
-    if exp.run is None:  # the data must load before anything is written or deleted
-        data = load_data(cfg, exp)
-        if len(data.train) < cfg["train"]["batch_size"]:
-            raise UserError(f"train.batch_size={cfg['train']['batch_size']} is larger than the "
-                            f"{len(data.train)} training examples; lower it")
+    data = None if exp.run is not None else _checked_data(cfg, exp)  # before anything is written or deleted
     rd.prepare(cfg, overwrite)
     try:
         if exp.run is not None:  # experiments with their own pipeline (e.g. several models)
@@ -94,6 +86,26 @@ def run(experiment, *, workdir: str | os.PathLike | None = None, overrides: Iter
         return train(cfg, workdir, exp, t_start=t_start, stop_after_epoch=stop_after_epoch, data=data)
     finally:
         rd.release()
+
+
+def _finished(rd: RunDir, cfg: Mapping, overwrite: bool) -> bool:
+    """Check the run directory (exit 2 if it is not one, or holds another config); True when it
+    already holds this run, finished (reported, not retrained, unless ``overwrite``)."""
+    rd.check(None if overwrite else cfg)
+    if not overwrite and rd.is_finished() and rd.config()["train"]["epochs"] == cfg["train"]["epochs"]:
+        print(f"aejax: {rd.path}: already finished with this config; nothing to do (its summary below; "
+              "--overwrite retrains it)", file=sys.stderr)
+        return True
+    return False
+
+
+def _checked_data(cfg: Mapping, exp):
+    """The run's data, loaded and checked against its batch size (exit 2 when too small)."""
+    data = load_data(cfg, exp)
+    if len(data.train) < cfg["train"]["batch_size"]:
+        raise UserError(f"train.batch_size={cfg['train']['batch_size']} is larger than the "
+                        f"{len(data.train)} training examples; lower it")
+    return data
 
 
 def _run_many(exp, cfg: Mapping, workdir: Path, *, overwrite: bool, t_start: float,
@@ -119,16 +131,10 @@ def _run_many(exp, cfg: Mapping, workdir: Path, *, overwrite: bool, t_start: flo
         return RunDir(workdir).summary()
     rd = RunDir(workdir)
     with _handing_over("prepared"):
-        rd.check(None if overwrite else cfg)
-        if not overwrite and rd.is_finished() and rd.config()["train"]["epochs"] == cfg["train"]["epochs"]:
-            print(f"aejax: {workdir}: already finished with this config; nothing to do (its summary below; "
-                  "--overwrite retrains it)", file=sys.stderr)
+        if _finished(rd, cfg, overwrite):
             jaxsetup.publish("prepared", "done")
             return rd.summary()
-        data = load_data(cfg, exp)
-        if len(data.train) < cfg["train"]["batch_size"]:
-            raise UserError(f"train.batch_size={cfg['train']['batch_size']} is larger than the "
-                            f"{len(data.train)} training examples; lower it")
+        data = _checked_data(cfg, exp)
         rd.prepare(cfg, overwrite)
     try:
         with _handing_over("finished"):

@@ -134,7 +134,9 @@ def _live_sinks(cfgs, run_dirs, slot, loops, datasets, programs) -> dict:
         ds = datasets[int(c["seed"])]
 
         def examples(ds=ds, c=c):
-            if len(ds.example_shape) != 3:  # image data only: [H, W, C]
+            # Image data only ([H, W, C]); and not over many processes: the grid's prediction would be
+            # a computation on every process's devices, which only process 0 (the writer) would run.
+            if len(ds.example_shape) != 3 or jaxsetup.process_count() > 1:
                 return None
             n = int(c.get("figures", {}).get("examples", 10))
             arrays = builder.inputs(ds, c)
