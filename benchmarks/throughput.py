@@ -4,21 +4,24 @@
     .venv/bin/python benchmarks/throughput.py --quick         # ~30 s smoke run
     .venv/bin/python benchmarks/throughput.py --json out.json # also write every timing as JSON
     .venv/bin/python benchmarks/throughput.py --no-torch      # aejax + matmul only
+    .venv/bin/python benchmarks/throughput.py --models conv --batch 128 --steps  # the conv model alone
 
 What is timed, per round (rounds interleave every contender so machine load,
 which is shared and noisy here, hits them alike):
 
 - **aejax**: the epoch program exactly as ``aejax run`` trains it
-  (``aejax.train.step.Trainer.epoch``: one compiled ``lax.scan`` over batches
-  gathered on the device, the experiment's Adam and loss, per-epoch shuffle,
-  metrics), model, task and trainer built by ``aejax.run.builder.build`` from
-  ``experiments/mnist_dense.py`` / ``experiments/mnist_conv.py`` at batch 256
-  (``train.scan_epoch=true``; ``--steps`` adds the same with ``false``, a Python
-  loop over the compiled step). The images are synthetic (uniform in [0, 1)).
+  (``aejax.train.step.Trainer.epoch``: batches gathered on the device, the
+  experiment's Adam and loss, per-epoch shuffle, metrics; one compiled
+  ``lax.scan`` or, where the experiment sets ``train.scan_epoch=false``, a
+  Python loop over the compiled step), model, task and trainer built by
+  ``aejax.run.builder.build`` from ``experiments/mnist_dense.py`` /
+  ``experiments/mnist_conv.py`` at batch 256 (``--batch``); ``--steps`` adds
+  each model's other epoch path. The images are synthetic (uniform in [0, 1)).
   One whole epoch is timed after compilation, blocking on the result.
 - **torch**: an eager PyTorch loop over the same architectures (``torch.nn``,
   NCHW for the conv model), the data already in memory as a tensor, shuffled
-  every epoch with ``torch.randperm``, ``F.mse_loss``, ``torch.optim.Adam``
+  every epoch with ``torch.randperm``, the experiment's loss (``F.mse_loss`` for the dense model,
+  ``F.binary_cross_entropy`` on the sigmoid output for the conv model), ``torch.optim.Adam``
   (lr 1e-3) in two flavours: PyTorch's default CPU Adam and ``fused=True``;
   the faster of the two is the reference for the ratio. Kernels are initialised
   like Flax's defaults (truncated-normal LeCun, zero biases).
@@ -96,16 +99,14 @@ def matmul_seconds(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class JaxEpoch:
-    """aejax's own Trainer epoch for one experiment's model at batch 256 on ``n`` synthetic images.
+    """aejax's own Trainer epoch for one experiment's model at batch BATCH on ``n`` synthetic images.
 
     The model, task and trainer come from :func:`aejax.run.builder.build` on the experiment's
-    config with ``train.batch_size=256`` and ``train.scan_epoch`` = ``scan`` (the experiment's
-    optimizer and loss); only the data are synthetic.
+    config with ``train.batch_size=BATCH`` and ``train.scan_epoch`` = ``scan`` (None: the
+    experiment's own; its optimizer and loss); only the data are synthetic.
     """
 
-    scan = True  # the epoch as one compiled lax.scan
-
-    def __init__(self, experiment_name: str, n: int, seed: int = 0):
+    def __init__(self, experiment_name: str, n: int, seed: int = 0, scan: bool | None = None):
         import jax
         import jax.numpy as jnp
 
@@ -114,6 +115,7 @@ class JaxEpoch:
 
         self.jax, self.jnp = jax, jnp
         cfg = experiment.load(experiment_name).get_config()
+        self.scan = cfg["train"]["scan_epoch"] if scan is None else scan  # None: as the experiment trains
         cfg["train"].update(batch_size=BATCH, scan_epoch=self.scan)
         self.model_cfg = cfg["model"]
         built = builder.build(cfg, IMAGE, n, strategy="mesh")
@@ -146,21 +148,10 @@ class JaxEpoch:
         return time.perf_counter() - t0
 
 
-class JaxSteps(JaxEpoch):
-    """Diagnostic (``--steps``): the same epoch as one jitted train step per batch, called from Python.
-
-    The builder's Trainer with ``train.scan_epoch=false`` (``mnist_conv``'s default): same model,
-    optimizer, shuffle and gather as :class:`JaxEpoch`; only the ``lax.scan`` is replaced by a
-    Python loop over the compiled step, to show what the scan costs or saves.
-    """
-
-    scan = False
-
-
 class TorchEpoch:
     """An eager PyTorch training epoch of the same architecture (``kind`` 'dense' or 'conv')."""
 
-    def __init__(self, kind: str, model_cfg: dict, n: int, fused: bool, seed: int = 0):
+    def __init__(self, kind: str, model_cfg: dict, n: int, fused: bool, seed: int = 0, loss: str = "mse"):
         import torch
         from torch import nn
 
@@ -201,6 +192,7 @@ class TorchEpoch:
                     nn.init.zeros_(m.bias)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3, fused=fused or None)
         self.gen = g
+        self.loss = {"mse": torch.nn.functional.mse_loss, "bce": torch.nn.functional.binary_cross_entropy}[loss]
         self.n = n
         self.samples = (n // BATCH) * BATCH
         self.run()  # warm-up epoch (allocator, oneDNN primitive caches)
@@ -212,7 +204,7 @@ class TorchEpoch:
         perm = torch.randperm(self.n, generator=self.gen)
         for i in range(self.n // BATCH):
             xb = self.x[perm[i * BATCH:(i + 1) * BATCH]]
-            loss = F.mse_loss(self.model(xb), xb)
+            loss = self.loss(self.model(xb), xb)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
@@ -245,6 +237,7 @@ def machine_info() -> dict:
 
 def main(argv=None) -> int:
     """Run the interleaved measurement; print a table; optionally write JSON."""
+    global BATCH
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="small epochs, 3 rounds (~30 s)")
     p.add_argument("--rounds", type=int, help="interleaved rounds (default 7, --quick 3)")
@@ -252,9 +245,14 @@ def main(argv=None) -> int:
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch contenders")
     p.add_argument("--omp-active", action="store_true",
                    help="leave OpenMP's default (spinning) wait policy for PyTorch's threads")
+    p.add_argument("--batch", type=int, default=BATCH, help="training batch size (default %(default)s)")
+    p.add_argument("--models", default="dense,conv", help="which course models: dense, conv or both (default)")
     p.add_argument("--steps", action="store_true",
-                   help="diagnostic: also time aejax's train step jitted alone, one dispatch per batch")
+                   help="diagnostic: also time each model's other epoch path (a lax.scan or a Python "
+                        "loop over the jitted step; the experiment's own is train.scan_epoch)")
     args = p.parse_args(argv)
+    BATCH = args.batch
+    kinds = [k for k in ("dense", "conv") if k in args.models.split(",")]
 
     rounds = args.rounds or (3 if args.quick else 7)
     n_dense = BATCH * (20 if args.quick else 100)  # samples per timed epoch
@@ -263,18 +261,21 @@ def main(argv=None) -> int:
     load_start = os.getloadavg()
 
     from aejax.run import experiment
-    dense_cfg = experiment.load("mnist_dense").get_config()["model"]
-    conv_cfg = experiment.load("mnist_conv").get_config()["model"]
+    dense_full, conv_full = (experiment.load(f"mnist_{k}").get_config() for k in ("dense", "conv"))
+    dense_cfg, conv_cfg = dense_full["model"], conv_full["model"]
+    losses = {"dense": dense_full["train"]["loss"], "conv": conv_full["train"]["loss"]}
     dense_sizes = [784, *dense_cfg["hidden"], dense_cfg["latent_dim"], *reversed(dense_cfg["hidden"]), 784]
     fwd = {"dense": dense_forward_flops(dense_sizes), "conv": conv_forward_flops(course_conv_layers(conv_cfg))}
     flops = {k: train_flops(v) for k, v in fwd.items()}
 
     print(f"building aejax epochs (dense {n_dense} / conv {n_conv} samples per epoch, batch {BATCH}) ...",
           flush=True)
-    contenders = {"aejax dense": JaxEpoch("mnist_dense", n_dense), "aejax conv": JaxEpoch("mnist_conv", n_conv)}
-    if args.steps:
-        contenders["aejax-step dense"] = JaxSteps("mnist_dense", n_dense)
-        contenders["aejax-step conv"] = JaxSteps("mnist_conv", n_conv)
+    n_of = {"dense": n_dense, "conv": n_conv}
+    contenders = {f"aejax {k}": JaxEpoch(f"mnist_{k}", n_of[k]) for k in kinds}
+    if args.steps:  # the other epoch path of each model
+        for k in kinds:
+            other = not contenders[f"aejax {k}"].scan
+            contenders[f"aejax-{'scan' if other else 'step'} {k}"] = JaxEpoch(f"mnist_{k}", n_of[k], scan=other)
     if not args.no_torch:
         if not args.omp_active:
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch's OpenMP starts
@@ -282,9 +283,10 @@ def main(argv=None) -> int:
         torch.set_num_threads(cores)
         print(f"torch {torch.__version__}: torch.set_num_threads({cores}) (cores available to this process), "
               f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(default: spin)')}", flush=True)
-        for kind, cfg, n in (("dense", dense_cfg, n_dense), ("conv", conv_cfg, n_conv)):
-            contenders[f"torch {kind}"] = TorchEpoch(kind, cfg, n, fused=False)
-            contenders[f"torch-fused {kind}"] = TorchEpoch(kind, cfg, n, fused=True)
+        for kind in kinds:
+            cfg, loss = {"dense": dense_cfg, "conv": conv_cfg}[kind], losses[kind]
+            contenders[f"torch {kind}"] = TorchEpoch(kind, cfg, n_of[kind], fused=False, loss=loss)
+            contenders[f"torch-fused {kind}"] = TorchEpoch(kind, cfg, n_of[kind], fused=True, loss=loss)
     a = np.random.default_rng(0).random((2048, 2048), np.float32)
     b = np.random.default_rng(1).random((2048, 2048), np.float32)
     matmul_seconds(a, b)  # warm-up
@@ -311,13 +313,13 @@ def main(argv=None) -> int:
         results[name] = {"samples_per_s": sps, "median_epoch_s": med, "samples_per_epoch": c.samples,
                          "gflops": sps * flops[kind] / 1e9,
                          "pct_matmul": 100 * sps * flops[kind] / 1e9 / matmul_gflops}
-        if type(c) is JaxEpoch:
+        if isinstance(c, JaxEpoch):
             results[name]["compile_s"] = c.compile_s
             results[name]["xla_flops_per_sample"] = c.xla_flops_per_sample
 
     print()
     print(f"numpy fp32 matmul 2048^3: {matmul_gflops:.1f} GFLOP/s (median of {len(times['matmul'])})")
-    for kind in ("dense", "conv"):
+    for kind in kinds:
         print(f"{kind}: analytic training FLOP/sample = 3*F - F_first = {flops[kind] / 1e6:.3f} M "
               f"(forward F = {sum(fwd[kind]) / 1e6:.3f} M; plain 3*F = {3 * sum(fwd[kind]) / 1e6:.3f} M; "
               f"XLA cost_analysis = {results[f'aejax {kind}']['xla_flops_per_sample'] / 1e6:.3f} M)")
@@ -330,7 +332,7 @@ def main(argv=None) -> int:
     ratios = {}
     if not args.no_torch:
         print()
-        for kind in ("dense", "conv"):
+        for kind in kinds:
             jx = results[f"aejax {kind}"]["samples_per_s"]
             best = max(results[f"torch {kind}"]["samples_per_s"], results[f"torch-fused {kind}"]["samples_per_s"])
             ratios[kind] = {"vs_torch_default": jx / results[f"torch {kind}"]["samples_per_s"],

@@ -53,16 +53,25 @@ def initializer(name: str):
         raise ValueError(f"unknown kernel_init {name!r}; expected one of {sorted(INITIALIZERS)}") from None
 
 
+#: Activations that never decrease: for these ``max_pool(act(x)) == act(max_pool(x))`` exactly, so a
+#: model may pool first and run the activation on a quarter of the values.
+MONOTONE = frozenset({"relu", "sigmoid", "tanh", "linear", "elu", "leaky_relu", "softplus", "selu"})
+
+
 def max_pool_2x2(x):
     """2x2 max-pool, stride 2, 'same' padding. [B, H, W, C] -> [B, ceil(H/2), ceil(W/2), C].
 
-    Written as a reshape + max when H and W are even: XLA's CPU gradient of
-    reduce_window is markedly slower than that of a plain max over an axis.
+    Written as the elementwise maximum of the four strided slices when H and W
+    are even: on XLA:CPU its gradient (select masks) costs a fraction of that of
+    ``reduce_window`` or of a reshape + max over two axes (benchmarks/conv_formulations.py).
+    The gradient of tied maxima is shared among them (halved at each tied
+    ``maximum``), and their sum is the incoming gradient as before.
     """
     b, h, w, c = x.shape
     if h % 2 or w % 2:
         return nn.max_pool(x, (2, 2), strides=(2, 2), padding="SAME")
-    return x.reshape(b, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))  # [B, H/2, W/2, C]
+    return jnp.maximum(jnp.maximum(x[:, 0::2, 0::2], x[:, 0::2, 1::2]),
+                       jnp.maximum(x[:, 1::2, 0::2], x[:, 1::2, 1::2]))  # [B, H/2, W/2, C]
 
 
 def upsample_2x2(x):
@@ -70,6 +79,64 @@ def upsample_2x2(x):
     b, h, w, c = x.shape
     x = jnp.broadcast_to(x[:, :, None, :, None, :], (b, h, 2, w, 2, c))  # [B, H, 2, W, 2, C]
     return x.reshape(b, 2 * h, 2 * w, c)
+
+
+def same_padding(k: int) -> tuple[int, int]:
+    """'SAME' padding (before, after) of a stride-1 convolution with a k-wide kernel (as XLA's)."""
+    return (k - 1) // 2, k - 1 - (k - 1) // 2
+
+
+def conv_upsampled(z, kernel, bias, out_hw):
+    """``conv_same(upsample_2x2(z)[:, :H, :W])`` computed at z's resolution. z [B, h, w, C] -> [B, H, W, C_out].
+
+    A nearest-neighbour upsample repeats each value over 2x2 pixels, so each kernel tap's product
+    ``z @ kernel[i, j]`` can be taken once per low-resolution pixel: one matmul
+    ``[B h w, C] @ [C, k k C_out]`` at a quarter of the pixels, then the output is the sum of the k x k
+    taps, each the upsampled product shifted by its offset. The gradient stays at the low resolution
+    too (no upsample of a wide activation, no transposes for the kernel's gradient). Worth it when
+    ``k k C_out`` is small against the pixels saved (the output layer: C_out = 1); on XLA:CPU the
+    course conv model's step runs ~1.3x faster with it (benchmarks/conv_formulations.py).
+    """
+    b, h, w, c = z.shape
+    k, cout = kernel.shape[0], kernel.shape[-1]
+    big_h, big_w = out_hw
+    taps = kernel.transpose(2, 0, 1, 3).reshape(c, k * k * cout)  # [C, k k C_out]
+    y = (z.reshape(b * h * w, c) @ taps).reshape(b, h, w, k, k, cout)  # every tap's product, low res
+    y = upsample_2x2(y.reshape(b, h, w, k * k * cout))[:, :big_h, :big_w].reshape(b, big_h, big_w, k, k, cout)
+    lo, hi = same_padding(k)
+    y = jnp.pad(y, ((0, 0), (lo, hi), (lo, hi), (0, 0), (0, 0), (0, 0)))
+    out = sum(y[:, i:i + big_h, j:j + big_w, i, j, :] for i in range(k) for j in range(k))
+    return out + bias
+
+
+class UpConv(nn.Module):
+    """``nn.Conv(features, (k, k), padding='SAME')`` applied to ``upsample_2x2(z)`` cropped to ``out_hw``,
+    with nn.Conv's parameters (names, shapes, initializers: a checkpoint of either loads in the other).
+
+    On CPU, when the taps' products are no wider than the upsampled input (k k features <= 4 C), it
+    runs as :func:`conv_upsampled`; otherwise, and on GPU/TPU (whose convolutions are fast), as the
+    plain upsample + convolution. ``impl`` forces one ('shift' / 'conv').
+    """
+
+    features: int
+    kernel_size: int
+    out_hw: tuple[int, int]
+    kernel_init: callable = nn.initializers.lecun_normal()
+    impl: str = "auto"
+
+    @nn.compact
+    def __call__(self, z):
+        k, c = self.kernel_size, z.shape[-1]
+        kernel = self.param("kernel", self.kernel_init, (k, k, c, self.features))
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        impl = self.impl
+        if impl == "auto":
+            impl = "shift" if jax.default_backend() == "cpu" and k * k * self.features <= 4 * c else "conv"
+        if impl == "shift":
+            return conv_upsampled(z, kernel, bias, self.out_hw)
+        x = upsample_2x2(z)[:, :self.out_hw[0], :self.out_hw[1]]
+        return jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME",
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC")) + bias
 
 
 #: ``model.norm``: none, batch normalization or layer normalization after each hidden layer (before its

@@ -13,7 +13,8 @@ from typing import ClassVar, Sequence
 
 import flax.linen as nn
 
-from aejax.models.common import activation, initializer, max_pool_2x2, NORMS, norm_layers, normed, register, upsample_2x2
+from aejax.models.common import (activation, initializer, max_pool_2x2, MONOTONE, NORMS, norm_layers, normed, register,
+                                 upsample_2x2, UpConv)
 
 
 @register("conv")
@@ -38,23 +39,30 @@ class ConvAE(nn.Module):
                           for i, (c, k) in enumerate(self.encoder)]
         self.dec_convs = [nn.Conv(c, (k, k), padding="SAME", kernel_init=init, name=f"dec_{i}")
                           for i, (c, k) in enumerate(self.decoder)]
-        self.out_conv = nn.Conv(self.out_shape[-1], (self.output_kernel,) * 2, padding="SAME", kernel_init=init,
-                                name="out")
+        if self.decoder:  # the output convolution reads an upsampled image: computed at the low resolution
+            self.out_conv = UpConv(self.out_shape[-1], self.output_kernel, tuple(self.out_shape[:2]), init, name="out")
+        else:
+            self.out_conv = nn.Conv(self.out_shape[-1], (self.output_kernel,) * 2, padding="SAME", kernel_init=init,
+                                    name="out")
 
     def encode(self, x, *, train: bool = False):
         """[B, H, W, C] -> bottleneck [B, H / 2^k, W / 2^k, C_k] (7x7x8 for the course)."""
         act = activation(self.activation)
         for conv, norm in zip(self.enc_convs, self.enc_norms):
-            x = max_pool_2x2(act(normed(norm, conv(x), train)))
+            x = normed(norm, conv(x), train)
+            # A non-decreasing activation commutes with the max: pool first, activate a quarter of the values.
+            x = act(max_pool_2x2(x)) if self.activation in MONOTONE else max_pool_2x2(act(x))
         return x
 
     def decode(self, z, *, train: bool = False):
         """bottleneck -> reconstruction [B, H, W, C] (cropped if pooling rounded up)."""
         act = activation(self.activation)
-        for conv, norm in zip(self.dec_convs, self.dec_norms):
-            z = upsample_2x2(act(normed(norm, conv(z), train)))
-        h, w = self.out_shape[0], self.out_shape[1]
-        z = z[:, :h, :w, :]  # odd sizes: 'same' pooling rounded up, crop back
+        for i, (conv, norm) in enumerate(zip(self.dec_convs, self.dec_norms)):
+            z = act(normed(norm, conv(z), train))
+            if i + 1 < len(self.dec_convs):
+                z = upsample_2x2(z)
+        # The last upsample is the output convolution's (UpConv), which also crops odd sizes back
+        # ('same' pooling rounded up).
         return activation(self.output_activation)(self.out_conv(z))
 
     def __call__(self, x, *, train: bool = False):
