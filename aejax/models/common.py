@@ -109,6 +109,24 @@ def conv_upsampled(z, kernel, bias, out_hw):
     return out + bias
 
 
+class PooledConv(nn.Module):
+    """``max_pool_2x2(nn.Conv(features, (k, k), padding='SAME')(x))`` with nn.Conv's parameters, the bias
+    added after the pool: ``max(y + b) == max(y) + b`` (exactly: rounding is monotone), so the full
+    resolution output is never touched again (XLA:CPU: one pass over it fewer, forward and backward)."""
+
+    features: int
+    kernel_size: int
+    kernel_init: callable = nn.initializers.lecun_normal()
+
+    @nn.compact
+    def __call__(self, x):
+        k = self.kernel_size
+        kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        y = jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return max_pool_2x2(y) + bias
+
+
 class UpConv(nn.Module):
     """``nn.Conv(features, (k, k), padding='SAME')`` applied to ``upsample_2x2(z)`` cropped to ``out_hw``,
     with nn.Conv's parameters (names, shapes, initializers: a checkpoint of either loads in the other).

@@ -13,8 +13,8 @@ from typing import ClassVar, Sequence
 
 import flax.linen as nn
 
-from aejax.models.common import (activation, initializer, max_pool_2x2, MONOTONE, NORMS, norm_layers, normed, register,
-                                 upsample_2x2, UpConv)
+from aejax.models.common import (activation, initializer, max_pool_2x2, MONOTONE, NORMS, norm_layers, normed, PooledConv,
+                                 register, upsample_2x2, UpConv)
 
 
 @register("conv")
@@ -35,7 +35,11 @@ class ConvAE(nn.Module):
         init = initializer(self.kernel_init)
         self.enc_norms = norm_layers(self.norm, len(self.encoder), "enc")
         self.dec_norms = norm_layers(self.norm, len(self.decoder), "dec")
-        self.enc_convs = [nn.Conv(c, (k, k), padding="SAME", kernel_init=init, name=f"enc_{i}")
+        # Without a normalization between them, and with non-decreasing activations (which commute
+        # with the max), each convolution and its max-pool are one PooledConv: pool, then activate.
+        self.pooled = self.norm == "none" and all(a in MONOTONE for a in self.encoder_activations())
+        self.enc_convs = [PooledConv(c, k, init, name=f"enc_{i}") if self.pooled else
+                          nn.Conv(c, (k, k), padding="SAME", kernel_init=init, name=f"enc_{i}")
                           for i, (c, k) in enumerate(self.encoder)]
         self.dec_convs = [nn.Conv(c, (k, k), padding="SAME", kernel_init=init, name=f"dec_{i}")
                           for i, (c, k) in enumerate(self.decoder)]
@@ -45,13 +49,19 @@ class ConvAE(nn.Module):
             self.out_conv = nn.Conv(self.out_shape[-1], (self.output_kernel,) * 2, padding="SAME", kernel_init=init,
                                     name="out")
 
+    def encoder_activations(self) -> list[str]:
+        """The activation of each encoder convolution, by name."""
+        return [self.activation] * len(self.encoder)
+
     def encode(self, x, *, train: bool = False):
         """[B, H, W, C] -> bottleneck [B, H / 2^k, W / 2^k, C_k] (7x7x8 for the course)."""
-        act = activation(self.activation)
-        for conv, norm in zip(self.enc_convs, self.enc_norms):
+        for conv, norm, name in zip(self.enc_convs, self.enc_norms, self.encoder_activations()):
+            act = activation(name)
+            if self.pooled:
+                x = act(conv(x))
+                continue
             x = normed(norm, conv(x), train)
-            # A non-decreasing activation commutes with the max: pool first, activate a quarter of the values.
-            x = act(max_pool_2x2(x)) if self.activation in MONOTONE else max_pool_2x2(act(x))
+            x = act(max_pool_2x2(x)) if name in MONOTONE else max_pool_2x2(act(x))
         return x
 
     def decode(self, z, *, train: bool = False):

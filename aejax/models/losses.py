@@ -17,8 +17,14 @@ _EPS = 1e-7  # Keras' epsilon: BCE on probabilities clipped to [eps, 1 - eps]
 
 
 def _per_example_mean(err):
-    """[B, ...] -> [B]: mean over every axis but the first."""
-    return err.reshape(err.shape[0], -1).mean(axis=1)
+    """[B, ...] -> [B]: mean over every axis but the first.
+
+    Written as a matrix-vector product with 1/n: XLA:CPU then computes the elementwise error in
+    its own vectorised loop and the sum as a dot, where a reduction would take the error's
+    logarithms into a single-threaded reduce (the course conv model's step: ~15 % faster).
+    """
+    err = err.reshape(err.shape[0], -1)  # [B, n]
+    return err @ jnp.full((err.shape[1],), 1.0 / err.shape[1], err.dtype)
 
 
 def mse(recon, target):

@@ -29,7 +29,7 @@ from typing import Sequence
 
 import jax.numpy as jnp
 
-from aejax.models.common import activation, max_pool_2x2, register
+from aejax.models.common import register
 from aejax.models.conv import ConvAE
 from aejax.models.dense import DenseAE
 from aejax.models import losses
@@ -111,11 +111,6 @@ class SparseConvAE(SparsePenalty, ConvAE):
         self._check_sparsity(self.code_activation)
         super().__post_init__()
 
-    def encode(self, x, *, train: bool = False):
-        """[B, H, W, C] -> bottleneck [B, H / 2^k, W / 2^k, C_k], the last layer with ``code_activation``."""
-        del train
-        act = activation(self.activation)
-        for i, conv in enumerate(self.enc_convs):
-            a = activation(self.code_activation) if i == len(self.enc_convs) - 1 else act
-            x = max_pool_2x2(a(conv(x)))
-        return x
+    def encoder_activations(self) -> list[str]:
+        """ConvAE's, the last layer's replaced by ``code_activation``."""
+        return [self.activation] * (len(self.encoder) - 1) + [self.code_activation]
