@@ -20,8 +20,10 @@ He-uniform default ends slightly below the Keras reference; Keras with
 He-uniform kernels does not gain, so the init's own effect is not established.
 
 The epoch runs as a Python loop over the jitted step (``train.scan_epoch=false``):
-XLA:CPU runs these small convolutions several times slower inside a
-``lax.scan``; dense models are as fast or faster scanned, so they keep the scan.
+inside a ``lax.scan`` XLA:CPU computes the convolutions' gradients with its
+generic convolution instead of the rewritten kernels it uses at the top level
+(this model: ~5x slower scanned); dense models are as fast or faster scanned,
+so they keep the scan.
 
 Code: :mod:`aejax.projects.course`. Measured: benchmarks/README.md#mnist_conv.
 """

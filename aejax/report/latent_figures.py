@@ -17,13 +17,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from aejax.run.rundir import RunDir, read_json, save_figure  # noqa: E402
+from aejax.report.pyplot import plt
+from aejax.run.rundir import RunDir, read_json, save_figure
 
 
 def _save(fig, path: Path, margins: dict | None = None) -> Path:

@@ -19,15 +19,12 @@ import json
 from pathlib import Path
 from typing import Mapping
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from aejax.models import code_images  # noqa: E402
-from aejax.run.rundir import RunDir, read_metrics, save_figure  # noqa: E402
-from aejax.run.sweep import group_over_seeds, mean_std  # noqa: E402
+from aejax.report.pyplot import plt
+from aejax.models import code_images
+from aejax.run.rundir import RunDir, read_metrics, save_figure
+from aejax.run.sweep import group_over_seeds, mean_std
 
 
 #: The course's deliverables in the seed's order (Parts 1 and 2; Part 3, denoising), then the
