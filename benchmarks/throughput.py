@@ -300,7 +300,7 @@ def main(argv=None) -> int:
             if name == "matmul":
                 times[name] += [matmul_seconds(a, b) for _ in range(3)]
                 # OpenBLAS's threads spin for a while after a call: on 2 cores they would take one
-                # from the next contender (measured: the conv epoch ran ~35 % slower right after).
+                # from the next contender (measured: the conv epoch 5.3k samples/s right after, 6.7k with the pause).
                 time.sleep(BLAS_IDLE_S)
             else:
                 times[name].append(contenders[name].run())

@@ -137,3 +137,10 @@ def test_keras_replay_starts_from_aejax_init(kind):
     b = cfg["train"]["batch_size"]
     e1, e2 = order(1), order(2)
     assert len(e1) == 1000 // b * b == len(set(e1.tolist())) and not np.array_equal(e1, e2)
+
+
+def test_course_script_without_the_data_says_how_to_get_it(tmp_path, capsys):
+    course = _load("course")
+    assert course.main(["--data", str(tmp_path), "--root", str(tmp_path / "runs")]) == 2
+    assert "apt-get install -y dataset-fashion-mnist" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()  # nothing started, nothing written
