@@ -6,6 +6,12 @@ UpSample 2 -> Conv 1 (3x3). The course listing's 10x10 example is
 ``ConvAE(encoder=((64, 4),), decoder=((64, 4),))``: Conv 64 (4x4) -> MaxPool
 -> Conv 64 (4x4) -> UpSample -> Conv 1 (3x3). All convolutions use 'same'
 padding, as in the course's Keras code.
+
+Computed in the forms XLA:CPU runs fastest, with ``nn.Conv``'s parameters (names, shapes,
+initializers): each encoder convolution and its pool are one ``PooledConv`` (max of four
+strided slices, then the bias and a non-decreasing activation on a quarter of the values); the
+output convolution reads the last upsample through ``UpConv`` (its taps' products at the low
+resolution). Measured one by one: benchmarks/conv_formulations.py.
 """
 from __future__ import annotations
 

@@ -13,9 +13,9 @@ On top of that lock this module adds:
   whose clocks disagree still agree on an age), is taken over with a message. A lock without a
   heartbeat (``aejax run``, an older aejax) is only taken over when its holder is gone from this
   host, as before;
-- a safe takeover (:func:`take_over`): the stale lock is renamed aside (one taker wins the
-  rename) and checked to be the very file judged stale (inode and mtime); a fresh lock moved by
-  mistake is linked back;
+- a safe takeover (:func:`take_over`): the stale lock is removed only if it is still the very
+  file judged stale (inode, mtime, content), checked and removed by one taker at a time (a
+  ``.takeover`` mutex), so a fresh lock that replaced it is never removed;
 - a **lost claim** (another worker took the lock over, e.g. after this process hung for longer
   than ``stale_after_s``) is noticed by the heartbeat thread: :attr:`Claim.lost`, and the sweep
   stops training that run (:class:`ClaimLost`);
@@ -123,28 +123,24 @@ def take_over(lock_path: Path, seen: os.stat_result, message: str, info: Mapping
     """Remove the stale lock ``seen`` (content ``info``); True when this process removed it (then
     prints ``message``).
 
-    The lock is renamed aside, so of several takers one wins; if the file moved is not the one
-    judged stale (inode, mtime or content differ: a new holder's lock replaced it in between), it
-    is linked back.
+    Removed only if the lock there is still the very file judged stale (inode, mtime and content),
+    checked and removed by one process at a time (:func:`aejax.run.rundir.remove_stale_lock`): a
+    fresh lock that replaced it in between is left alone.
     """
-    aside = lock_path.with_name(f"{lock_path.name}.stale.{socket.gethostname()}.{os.getpid()}")
-    try:
-        os.rename(lock_path, aside)
-    except FileNotFoundError:
-        return False  # another taker was first
-    try:
-        moved = read_holder(aside)
-        if moved is None or (moved[1].st_ino, moved[1].st_mtime_ns) != (seen.st_ino, seen.st_mtime_ns) or \
-                (info is not None and moved[0] != info):
-            try:
-                os.link(aside, lock_path)  # a live lock: put it back (unless a newer one exists)
-            except FileExistsError:
-                pass
+    def unchanged(st: os.stat_result, text: str) -> bool:
+        if (st.st_ino, st.st_mtime_ns) != (seen.st_ino, seen.st_mtime_ns):
             return False
+        if info is None:
+            return True
+        try:
+            return json.loads(text) == info
+        except ValueError:
+            return info == {}
+
+    if rundir_lib.remove_stale_lock(lock_path, unchanged):
         print(message, file=sys.stderr, flush=True)
         return True
-    finally:
-        aside.unlink(missing_ok=True)
+    return False
 
 
 class Claim:
@@ -168,7 +164,7 @@ class Claim:
         while not self._stop.wait(self.heartbeat_s):
             seen = read_holder(self.rd.lock_path)
             if seen is None:
-                missing += 1  # once: a taker checking it renamed it aside for a moment
+                missing += 1  # once: tolerated (a filesystem's brief view of a replaced lock)
                 if missing > 1:
                     self.lost = "its lock was removed"
                     return

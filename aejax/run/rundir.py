@@ -41,6 +41,49 @@ RESUME_IGNORED = ("train.epochs", "train.progress", "train.patience", "experimen
 #: aejax's files that make a folder a run directory: the marker, the completion marker, the lock.
 MARKER, COMPLETE, LOCK = ".aejax-run", ".aejax-complete", ".aejax-lock"
 _HELD: set[str] = set()  # run directories this process holds the lock of
+TAKEOVER_ABANDONED_S = 30.0  # a takeover mutex older than this was left by a process that died in it
+
+
+def remove_stale_lock(lock_path: Path, still_stale) -> bool:
+    """Remove the lock file ``lock_path`` if ``still_stale(stat, text)`` holds for the lock there now;
+    True when this process removed it.
+
+    One process decides at a time, holding ``<lock>.takeover`` (created with O_EXCL, held for
+    microseconds): without it, a taker that judged a lock stale could remove the fresh lock another
+    taker had just put in its place (two holders). A mutex left by a process that died inside it
+    is cleared after ``TAKEOVER_ABANDONED_S`` (on the filesystem's clock)."""
+    mutex = lock_path.with_name(lock_path.name + ".takeover")
+    try:
+        os.close(os.open(mutex, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        try:
+            if _fs_now(lock_path.parent) - os.stat(mutex).st_mtime > TAKEOVER_ABANDONED_S:
+                mutex.unlink()
+        except FileNotFoundError:
+            pass
+        return False
+    try:
+        try:
+            with open(lock_path) as f:
+                st, text = os.fstat(f.fileno()), f.read()
+        except FileNotFoundError:
+            return False
+        if not still_stale(st, text):
+            return False
+        os.unlink(lock_path)
+        return True
+    finally:
+        mutex.unlink(missing_ok=True)
+
+
+def _fs_now(folder: Path) -> float:
+    """"Now" on the clock of the filesystem holding ``folder`` (the mtime of a file written there)."""
+    fd, probe = tempfile.mkstemp(prefix=".aejax-clock.", dir=folder)
+    try:
+        return os.fstat(fd).st_mtime
+    finally:
+        os.close(fd)
+        os.unlink(probe)
 
 
 def _now() -> str:
@@ -262,14 +305,15 @@ class RunDir:
                 except (OSError, ValueError):
                     holder = {}
                 if holder.get("host") == me["host"] and not _alive(holder.get("pid")):
-                    print(f"aejax: {self.path}: taking over the lock of process {holder.get('pid')}, which is "
-                          "no longer running", file=sys.stderr)
-                    stale = self.lock_path.with_name(f"{LOCK}.stale.{os.getpid()}")
-                    try:
-                        os.rename(self.lock_path, stale)  # only one taker wins the rename
-                        stale.unlink()
-                    except FileNotFoundError:
-                        pass
+                    def still_dead(st, text, pid=holder.get("pid")):
+                        try:
+                            now = json.loads(text)
+                        except ValueError:
+                            return False
+                        return isinstance(now, dict) and now.get("host") == me["host"] and now.get("pid") == pid
+                    if remove_stale_lock(self.lock_path, still_dead):
+                        print(f"aejax: {self.path}: taking over the lock of process {holder.get('pid')}, which is "
+                              "no longer running", file=sys.stderr)
                     continue
                 raise UserError(f"{self.path}: in use by process {holder.get('pid', '?')} on "
                                 f"{holder.get('host', '?')} since {holder.get('since', '?')} ({LOCK}); wait for "

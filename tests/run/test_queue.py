@@ -95,13 +95,25 @@ def test_live_claims_are_left_alone_and_stale_ones_taken_over(run_dir, capsys):
     claim.release()
 
 
-def test_take_over_puts_back_a_lock_that_replaced_the_stale_one(run_dir):
+def test_take_over_leaves_a_lock_that_replaced_the_stale_one(run_dir):
     seen = _lock(run_dir, 600, pid=1, host="elsewhere", since="old", heartbeat_s=1.0)
     run_dir.lock_path.unlink()  # another taker removed it and claimed the run
     _lock(run_dir, pid=2, host="elsewhere", since="new", heartbeat_s=1.0)
     assert not queue.take_over(run_dir.lock_path, seen, "taken")
     assert json.loads(run_dir.lock_path.read_text())["since"] == "new"
+    run_dir.lock_path.with_name(LOCK + ".takeover").touch()  # another taker is deciding: hands off
+    assert not queue.take_over(run_dir.lock_path, queue.read_holder(run_dir.lock_path)[1], "taken")
+    run_dir.lock_path.with_name(LOCK + ".takeover").unlink()
     assert [p.name for p in run_dir.path.iterdir() if p.name.startswith(LOCK)] == [LOCK]
+
+
+def test_a_takeover_mutex_left_by_a_dead_taker_is_cleared(run_dir):
+    seen = _lock(run_dir, 600, pid=1, host="elsewhere", since="old", heartbeat_s=1.0)
+    mutex = run_dir.lock_path.with_name(LOCK + ".takeover")
+    mutex.touch()
+    os.utime(mutex, (time.time() - 600, time.time() - 600))  # its taker died inside, long ago
+    assert not queue.take_over(run_dir.lock_path, seen, "taken") and not mutex.exists()
+    assert queue.take_over(run_dir.lock_path, seen, "taken") and not run_dir.lock_path.exists()
 
 
 def test_a_lost_claim_is_noticed_and_the_new_holder_kept(run_dir):
@@ -147,12 +159,13 @@ def test_of_concurrent_claimers_exactly_one_wins_each_run(tmp_path, stale):
     for p in procs:
         p.stdin.write("go\n")
         p.stdin.flush()
-    won = [json.loads(p.stdout.readline()) for p in procs]
-    for p in procs:
-        p.communicate(timeout=60)
-        assert p.returncode == 0
+    lines = [p.stdout.readline() for p in procs]
+    for p, line in zip(procs, lines):
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 0 and line, f"a racer failed (exit {p.returncode}): {err[-3000:]}"
+    won = [json.loads(line) for line in lines]
     assert sorted(n for w in won for n in w) == names  # every run claimed, none twice
-    assert not list(tmp_path.glob(".aejax-new.*")) and not list(tmp_path.glob(f"*/{LOCK}.stale.*"))
+    assert not list(tmp_path.glob(".aejax-new.*")) and not list(tmp_path.glob(f"*/{LOCK}.*"))  # no mutex left
 
 
 def test_shard_plans():
