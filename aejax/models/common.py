@@ -87,7 +87,7 @@ def same_padding(k: int) -> tuple[int, int]:
 
 
 def conv_upsampled(z, kernel, bias, out_hw):
-    """``conv_same(upsample_2x2(z)[:, :H, :W])`` computed at z's resolution. z [B, h, w, C] -> [B, H, W, C_out].
+    """``conv_same(upsample_2x2(z)[:, :H, :W], kernel) + bias`` computed at z's resolution. z [B, h, w, C] -> [B, H, W, C_out].
 
     A nearest-neighbour upsample repeats each value over 2x2 pixels, so each kernel tap's product
     ``z @ kernel[i, j]`` can be taken once per low-resolution pixel: one matmul
@@ -109,6 +109,18 @@ def conv_upsampled(z, kernel, bias, out_hw):
     return out + bias
 
 
+def conv_same(x, kernel):
+    """Stride-1 'SAME' convolution, NHWC x HWIO -> NHWC (nn.Conv's without the bias)."""
+    return jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def conv_params(module: nn.Module, k: int, c_in: int, features: int, kernel_init):
+    """``kernel`` [k, k, c_in, features] and ``bias`` [features] as nn.Conv makes them (names, order,
+    initializers), so a module computing its convolution its own way keeps nn.Conv's checkpoints."""
+    return (module.param("kernel", kernel_init, (k, k, c_in, features)),
+            module.param("bias", nn.initializers.zeros_init(), (features,)))
+
+
 class PooledConv(nn.Module):
     """``max_pool_2x2(nn.Conv(features, (k, k), padding='SAME')(x))`` with nn.Conv's parameters, the bias
     added after the pool: ``max(y + b) == max(y) + b`` (exactly: rounding is monotone), so the full
@@ -120,11 +132,8 @@ class PooledConv(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        k = self.kernel_size
-        kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
-        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-        y = jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
-        return max_pool_2x2(y) + bias
+        kernel, bias = conv_params(self, self.kernel_size, x.shape[-1], self.features, self.kernel_init)
+        return max_pool_2x2(conv_same(x, kernel)) + bias
 
 
 class UpConv(nn.Module):
@@ -145,16 +154,13 @@ class UpConv(nn.Module):
     @nn.compact
     def __call__(self, z):
         k, c = self.kernel_size, z.shape[-1]
-        kernel = self.param("kernel", self.kernel_init, (k, k, c, self.features))
-        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        kernel, bias = conv_params(self, k, c, self.features, self.kernel_init)
         impl = self.impl
         if impl == "auto":
             impl = "shift" if jax.default_backend() == "cpu" and k * k * self.features <= 4 * c else "conv"
         if impl == "shift":
             return conv_upsampled(z, kernel, bias, self.out_hw)
-        x = upsample_2x2(z)[:, :self.out_hw[0], :self.out_hw[1]]
-        return jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME",
-                                            dimension_numbers=("NHWC", "HWIO", "NHWC")) + bias
+        return conv_same(upsample_2x2(z)[:, :self.out_hw[0], :self.out_hw[1]], kernel) + bias
 
 
 #: ``model.norm``: none, batch normalization or layer normalization after each hidden layer (before its

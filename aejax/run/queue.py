@@ -66,15 +66,7 @@ class FsClock:
 
     def now(self) -> float:
         if self._base is None:
-            fd, probe = tempfile.mkstemp(prefix=".aejax-clock.", dir=self.folder)
-            try:
-                os.write(fd, b"t")
-            finally:
-                os.close(fd)
-            try:
-                self._base = (os.stat(probe).st_mtime, time.monotonic())
-            finally:
-                os.unlink(probe)
+            self._base = (rundir_lib.fs_now(self.folder), time.monotonic())
         return self._base[0] + time.monotonic() - self._base[1]
 
 
@@ -160,19 +152,14 @@ class Claim:
         self._thread.start()
 
     def _beat(self) -> None:
-        missing = 0
         while not self._stop.wait(self.heartbeat_s):
             seen = read_holder(self.rd.lock_path)
-            if seen is None:
-                missing += 1  # once: tolerated (a filesystem's brief view of a replaced lock)
-                if missing > 1:
-                    self.lost = "its lock was removed"
-                    return
-                continue
+            if seen is None:  # a takeover never removes a live lock: it was judged stale
+                self.lost = "its lock was removed"
+                return
             if seen[0] != self.info:
                 self.lost = f"its lock now belongs to {describe(seen[0])}"
                 return
-            missing = 0
             try:
                 os.utime(self.rd.lock_path)
             except FileNotFoundError:

@@ -51,13 +51,15 @@ def remove_stale_lock(lock_path: Path, still_stale) -> bool:
     One process decides at a time, holding ``<lock>.takeover`` (created with O_EXCL, held for
     microseconds): without it, a taker that judged a lock stale could remove the fresh lock another
     taker had just put in its place (two holders). A mutex left by a process that died inside it
-    is cleared after ``TAKEOVER_ABANDONED_S`` (on the filesystem's clock)."""
+    is cleared after ``TAKEOVER_ABANDONED_S`` (on the filesystem's clock). Only ever an aejax lock."""
+    if lock_path.name != LOCK:
+        raise ValueError(f"{lock_path}: not an aejax run directory's lock ({LOCK})")
     mutex = lock_path.with_name(lock_path.name + ".takeover")
     try:
         os.close(os.open(mutex, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
     except FileExistsError:
         try:
-            if _fs_now(lock_path.parent) - os.stat(mutex).st_mtime > TAKEOVER_ABANDONED_S:
+            if fs_now(lock_path.parent) - os.stat(mutex).st_mtime > TAKEOVER_ABANDONED_S:
                 mutex.unlink()
         except FileNotFoundError:
             pass
@@ -76,7 +78,7 @@ def remove_stale_lock(lock_path: Path, still_stale) -> bool:
         mutex.unlink(missing_ok=True)
 
 
-def _fs_now(folder: Path) -> float:
+def fs_now(folder: Path) -> float:
     """"Now" on the clock of the filesystem holding ``folder`` (the mtime of a file written there)."""
     fd, probe = tempfile.mkstemp(prefix=".aejax-clock.", dir=folder)
     try:

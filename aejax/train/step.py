@@ -322,7 +322,7 @@ class Trainer:
         batches' indices go to the devices in one transfer, the metrics are averaged once at the
         end (as the scan's are). idx: host int32 [nb, B]."""
         metrics = []
-        for idx_b in [replicate(row, self.replicated) for row in idx]:
+        for idx_b in jax.device_put(list(idx), self.replicated):  # one call; same rows on every process
             state, m = self._step(state, x, idx_b, step_key)
             metrics.append(m)
         return state, _mean_of_steps(metrics)
