@@ -80,13 +80,27 @@ def is_primary() -> bool:
     return jax.process_index() == 0
 
 
+def _kv_store():
+    """The coordinator's key-value store client that ``jax.distributed.initialize`` opened.
+
+    JAX has no public handle for it (orbax's multihost helpers read the same private attribute);
+    a JAX that moved it fails here with one message instead of an AttributeError deep in a run."""
+    try:
+        from jax._src.distributed import global_state
+        client = global_state.client
+    except (ImportError, AttributeError):
+        client = None
+    if client is None:
+        raise RuntimeError("no JAX distributed key-value store: call start_distributed() first (or this JAX "
+                           "version keeps it elsewhere than jax._src.distributed.global_state.client)")
+    return client
+
+
 def publish(key: str, value: str) -> None:
     """Tell every process ``value`` under ``key`` (the coordinator's key-value store)."""
-    from jax._src.distributed import global_state
-    global_state.client.key_value_set(f"aejax/{key}", value)
+    _kv_store().key_value_set(f"aejax/{key}", value)
 
 
 def wait_for(key: str) -> str:
     """The value another process :func:`publish`-ed under ``key`` (blocks until it is there)."""
-    from jax._src.distributed import global_state
-    return global_state.client.blocking_key_value_get(f"aejax/{key}", WAIT_MS)
+    return _kv_store().blocking_key_value_get(f"aejax/{key}", WAIT_MS)

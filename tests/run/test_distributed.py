@@ -86,3 +86,12 @@ def test_distributed_arguments_go_together():
     p = subprocess.run([sys.executable, "-m", "aejax", "run", *QUICK, "--coordinator", "127.0.0.1:1"],
                        cwd=ROOT, env=_env(1), capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "go together" in p.stderr
+
+
+def test_the_hand_over_store_needs_a_distributed_run():
+    """publish / wait_for outside a multi-process run: one clear RuntimeError, not JAX's AttributeError."""
+    from aejax import jaxsetup
+    with pytest.raises(RuntimeError, match="start_distributed"):
+        jaxsetup.publish("prepared", "ok")
+    with pytest.raises(RuntimeError, match="start_distributed"):
+        jaxsetup.wait_for("prepared")
