@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/conv_formulations.py              # ~2 min on 2 cores
     .venv/bin/python benchmarks/conv_formulations.py --batch 256 --rounds 9
+    .venv/bin/python benchmarks/conv_formulations.py --layers   # conv + pool alone, per shape (~1 min)
 
 The model is the course's (Conv16-Pool-Conv8-Pool-Conv8-Up-Conv16-Up-Conv1, 3x3
 'same', ReLU, sigmoid output, BCE, Keras' Adam at lr 1e-3) written here with
@@ -11,8 +12,10 @@ three switches, each one of the choices behind ``aejax.models.conv.ConvAE``:
   or the elementwise maximum of four strided slices (``common.max_pool_2x2``);
 - ``order``: ``act-pool`` (ReLU, then pool) or ``pool-act`` (pool, then ReLU on a
   quarter of the values: equal for any non-decreasing activation);
-- ``enc``: ``conv`` (``nn.Conv``, then the pool) or ``pooled`` (``common.PooledConv``:
-  the bias added after the pool, so the full-resolution output is touched once less);
+- ``enc``: ``conv`` (``nn.Conv``, then the pool), ``pooled`` (``common.PooledConv`` as a
+  convolution: the bias added after the pool, so the full-resolution output is touched once less)
+  or ``rows`` (``PooledConv`` as aejax runs it on CPU: the one-channel first layer through
+  ``common.pooled_conv_rows``, one matmul over the pool-grouped tap rows);
 - ``out``: the output convolution on the upsampled image (``nn.Conv``), or
   ``common.UpConv`` computing ``common.conv_upsampled`` (its taps' products at
   the low resolution, then the shifted sums).
@@ -26,6 +29,10 @@ variant once, rounds interleave the variants so machine load hits them alike,
 and the table gives the median samples/s over rounds (the first round, which
 includes allocations, is dropped). All variants start from the same parameters
 (the same names and shapes) and their losses at the first step agree (printed).
+
+``--layers`` times one convolution + 2x2 max-pool alone (value and gradient of a ReLU'd weighted
+sum; the kernel's gradient only, or the input's too where marked), as ``conv`` (convolution, then
+``max_pool_2x2``) and as ``rows`` (``pooled_conv_rows``), for the shapes behind ``common.rows_pay``.
 """
 from __future__ import annotations
 
@@ -38,7 +45,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from aejax.models.common import initializer, max_pool_2x2, PooledConv, upsample_2x2, UpConv
+from aejax.models.common import conv_same, initializer, max_pool_2x2, pooled_conv_rows, PooledConv, upsample_2x2, UpConv
 from aejax.models.losses import bce
 from aejax.train.step import make_optimizer
 
@@ -62,8 +69,9 @@ class CourseConv(nn.Module):
     def __call__(self, x):
         pool, init = POOLS[self.pool], initializer("he_uniform")
         for i, c in enumerate((16, 8)):
-            if self.enc == "pooled":  # (pool-act and the slices pool only)
-                x = nn.relu(PooledConv(c, 3, init, name=f"enc_{i}")(x))
+            if self.enc in ("pooled", "rows"):  # (pool-act and the slices pool only)
+                impl = "auto" if self.enc == "rows" else "conv"
+                x = nn.relu(PooledConv(c, 3, init, impl=impl, name=f"enc_{i}")(x))
                 continue
             x = nn.Conv(c, (3, 3), padding="SAME", kernel_init=init, name=f"enc_{i}")(x)
             x = nn.relu(pool(x)) if self.order == "pool-act" else pool(nn.relu(x))
@@ -98,11 +106,15 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--steps", type=int, default=40, help="batches per round (default %(default)s)")
     p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--layers", action="store_true", help="time conv + pool alone per shape instead")
     args = p.parse_args(argv)
+    if args.layers:
+        return layers(args.batch, args.rounds)
 
     variants = [("reshape", "act-pool", "conv", "conv", "reduce"), ("slices", "act-pool", "conv", "conv", "reduce"),
                 ("slices", "pool-act", "conv", "conv", "reduce"), ("slices", "pool-act", "shift", "conv", "reduce"),
-                ("slices", "pool-act", "shift", "conv", "dot"), ("slices", "pool-act", "shift", "pooled", "dot")]
+                ("slices", "pool-act", "shift", "conv", "dot"), ("slices", "pool-act", "shift", "pooled", "dot"),
+                ("slices", "pool-act", "shift", "rows", "dot")]
     rng = np.random.default_rng(0)
     batches = [jnp.asarray(rng.random((args.batch, 28, 28, 1), np.float32)) for _ in range(args.steps)]
     tx = make_optimizer("adam_keras", 1e-3)
@@ -130,6 +142,41 @@ def main(argv=None) -> int:
     for v, run in runs.items():
         med = statistics.median(run[3][1:])
         print(f"{v[0]:<8} {v[1]:<9} {v[2]:<9} {v[3]:<7} {v[4]:<7} {med:>10.0f} {med / base:>7.2f}x")
+    return 0
+
+
+#: (kernel, image side, input channels, output channels, input gradient too): the course's first
+#: layer, other one-channel first layers, and the few-channel layers for which rows do not pay.
+LAYERS = [(3, 28, 1, 16, False), (3, 28, 1, 8, False), (3, 28, 1, 32, False), (4, 28, 1, 64, False),
+          (5, 28, 1, 16, False), (3, 64, 1, 16, False), (3, 28, 3, 16, False), (3, 28, 3, 32, False),
+          (3, 14, 4, 8, True), (3, 14, 16, 8, True)]
+
+
+def layers(batch: int, rounds: int) -> int:
+    rng = np.random.default_rng(0)
+    print(f"conv + 2x2 max-pool alone, batch {batch}, median ms of {rounds} rounds x 10 calls; jax "
+          f"{jax.__version__}, backend {jax.default_backend()}")
+    print(f"{'k':>2} {'H':>3} {'C_in':>4} {'C_out':>5} {'grads':<13} {'conv ms':>8} {'rows ms':>8} {'speed-up':>8}")
+    for k, h, c_in, c_out, dx in LAYERS:
+        x = jnp.asarray(rng.random((batch, h, h, c_in), np.float32))
+        kernel = jnp.asarray(rng.normal(size=(k, k, c_in, c_out)).astype(np.float32) * 0.3)
+        r = jnp.asarray(rng.normal(size=(batch, h // 2, h // 2, c_out)).astype(np.float32))
+        forms = {"conv": lambda kern, x: max_pool_2x2(conv_same(x, kern)), "rows": lambda kern, x: pooled_conv_rows(x, kern)}
+        fns = {n: jax.jit(jax.value_and_grad(lambda kern, x, f=f: jnp.sum(jax.nn.relu(f(kern, x)) * r),
+                                             (0, 1) if dx else 0)) for n, f in forms.items()}
+        times = {n: [] for n in fns}
+        for fn in fns.values():
+            jax.block_until_ready(fn(kernel, x))
+        for _ in range(rounds):
+            for n, fn in fns.items():
+                t = time.perf_counter()
+                for _ in range(10):
+                    out = fn(kernel, x)
+                jax.block_until_ready(out)
+                times[n].append((time.perf_counter() - t) / 10 * 1e3)
+        a, b = statistics.median(times["conv"]), statistics.median(times["rows"])
+        grads = "kernel, input" if dx else "kernel"
+        print(f"{k:>2} {h:>3} {c_in:>4} {c_out:>5} {grads:<13} {a:>8.2f} {b:>8.2f} {a / b:>7.2f}x")
     return 0
 
 

@@ -9,7 +9,8 @@ padding, as in the course's Keras code.
 
 Computed in the forms XLA:CPU runs fastest, with ``nn.Conv``'s parameters (names, shapes,
 initializers): each encoder convolution and its pool are one ``PooledConv`` (max of four
-strided slices, then the bias and a non-decreasing activation on a quarter of the values); the
+strided slices, then the bias and a non-decreasing activation on a quarter of the values; on CPU
+the one-channel first layer as one matmul over its pool-grouped taps, ``pooled_conv_rows``); the
 output convolution reads the last upsample through ``UpConv`` (its taps' products at the low
 resolution). Measured one by one: benchmarks/conv_formulations.py.
 """

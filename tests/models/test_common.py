@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from aejax.models.common import conv_upsampled, max_pool_2x2, upsample_2x2, UpConv
+from aejax.models.common import (conv_same, conv_upsampled, max_pool_2x2, pool_tap_rows, pooled_conv_rows, PooledConv,
+                                 rows_pay, upsample_2x2, UpConv)
 
 
 def _reference_pool(x):
@@ -50,3 +51,45 @@ def test_upconv_has_nn_conv_parameters_and_both_implementations_agree():
         mine = up.init(jax.random.key(3), z)["params"]
         assert jax.tree.map(jnp.shape, mine) == jax.tree.map(jnp.shape, params["params"])
         np.testing.assert_allclose(up.apply(params, z), conv.apply(params, upsample_2x2(z)), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("k,h,w,c_in,c_out", [(3, 28, 28, 1, 16), (4, 12, 10, 1, 5), (5, 8, 8, 1, 3), (2, 6, 8, 1, 2),
+                                               (3, 10, 6, 3, 4)])
+def test_pooled_conv_rows_equals_conv_then_pool_values_and_gradients(k, h, w, c_in, c_out):
+    x = jax.random.normal(jax.random.key(0), (3, h, w, c_in))
+    kernel = jax.random.normal(jax.random.key(1), (k, k, c_in, c_out))
+    ref = lambda x, kern: max_pool_2x2(conv_same(x, kern))
+    np.testing.assert_allclose(pooled_conv_rows(x, kernel), ref(x, kernel), rtol=1e-5, atol=1e-5)
+    g = jax.random.normal(jax.random.key(2), (3, h // 2, w // 2, c_out))
+    grads = lambda f: jax.jit(jax.grad(lambda x, kern: jnp.sum(jnp.tanh(f(x, kern)) * g), argnums=(0, 1)))(x, kernel)
+    for a, b in zip(grads(pooled_conv_rows), grads(ref)):  # the input's and the kernel's
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_pool_tap_rows_are_the_convolution_inputs_by_pool_position():
+    x = jnp.arange(2 * 4 * 6, dtype=jnp.float32).reshape(2, 4, 6, 1) + 1  # no zeros but the padding
+    rows = pool_tap_rows(x, 3)  # [9, 4, 2 * 2 * 3]
+    xp = np.pad(np.asarray(x)[..., 0], ((0, 0), (1, 1), (1, 1)))
+    for (i, j) in [(0, 0), (1, 2), (2, 1)]:
+        for a, e in [(0, 0), (0, 1), (1, 0), (1, 1)]:
+            want = xp[:, a + i:a + i + 4:2, e + j:e + j + 6:2].reshape(-1)  # (b, u, v) order
+            np.testing.assert_array_equal(rows[i * 3 + j, 2 * a + e], want)
+
+
+def test_pooled_conv_rows_shares_the_gradient_of_tied_maxima():
+    kernel = jnp.zeros((3, 3, 1, 2)).at[1, 1].set(1.0)  # the identity: every 2x2 window holds four equal values
+    x = jnp.ones((1, 4, 4, 1))
+    grad = lambda f: jax.grad(lambda kern: f(x, kern).sum())(kernel)
+    mine = grad(pooled_conv_rows)
+    np.testing.assert_allclose(mine, grad(lambda x, kern: max_pool_2x2(conv_same(x, kern))), atol=1e-6)
+    np.testing.assert_allclose(mine[1, 1, 0], [4.0, 4.0])  # four windows, each maximum's gradient once in all
+
+
+def test_pooled_conv_both_implementations_agree_and_rows_only_where_they_pay():
+    x = jax.random.uniform(jax.random.key(0), (2, 8, 8, 1))
+    params = PooledConv(4, 3).init(jax.random.key(1), x)
+    outs = [PooledConv(4, 3, impl=impl).apply(params, x) for impl in ("rows", "conv")]
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-5, atol=1e-6)
+    on_cpu = jax.default_backend() == "cpu"
+    assert rows_pay(3, 1, (28, 28)) == on_cpu
+    assert not rows_pay(3, 16, (14, 14)) and not rows_pay(5, 1, (28, 28)) and not rows_pay(3, 1, (7, 7))
