@@ -4,6 +4,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 #: Registered models by name (``model.name``); each model file registers its classes.
 MODELS: dict[str, type] = {}
@@ -109,6 +110,69 @@ def conv_upsampled(z, kernel, bias, out_hw):
     return out + bias
 
 
+def _upsampled_band(w: int, k: int) -> np.ndarray:
+    """[w, 2w, k] of 0/1: entry (v, s, j) is 1 where kernel column j at output column s reads low-resolution
+    column v of a 2x upsampled row ('same' padding: the upsampled column s + j - lo is inside the row)."""
+    lo, _ = same_padding(k)
+    band = np.zeros((w, 2 * w, k), np.float32)
+    for s in range(2 * w):
+        for j in range(k):
+            if 0 <= s + j - lo < 2 * w:
+                band[(s + j - lo) // 2, s, j] = 1
+    return band
+
+
+def _upsampled_rows(k: int, p: int) -> np.ndarray:
+    """[nd, k] of 0/1: entry (d, i) is 1 where kernel row i at an output row of parity p reads the low row
+    (that output row // 2) + d + (p - lo) // 2 of a 2x upsampled image."""
+    lo, _ = same_padding(k)
+    d = [(p + i - lo) // 2 for i in range(k)]  # non-decreasing; d[0] <= 0 <= d[-1]
+    rows = np.zeros((d[-1] - d[0] + 1, k), np.float32)
+    rows[np.array(d) - d[0], np.arange(k)] = 1
+    return rows
+
+
+def conv_upsampled_band(z, kernel, bias):
+    """``conv_same(upsample_2x2(z), kernel) + bias`` as one matmul per output-row parity. z [B, h, w, C] ->
+    [B, 2h, 2w, C_out].
+
+    Output row 2u + p reads the upsampled rows around it, which repeat the low rows u + d for a few
+    offsets d (two for k = 3); along the row, the upsample and the kernel's columns make one banded
+    [w C, 2w C_out] matrix per offset, built from the kernel by constant 0/1 tensors. So each parity's
+    rows are one product [B h, nd w C] @ [nd w C, 2w C_out] of contiguous low rows, forward and
+    backward, with no upsampled input and no transposes. It does ``nd w / k^2`` times the convolution's
+    multiply-adds (1.6 for the course's 7-wide decoder layer), at matmul speed; :func:`band_pays` says
+    where that wins on CPU.
+    """
+    b, h, w, c = z.shape
+    k, cout = kernel.shape[0], kernel.shape[-1]
+    band = _upsampled_band(w, k)
+    outs = []
+    for p in (0, 1):
+        rows = _upsampled_rows(k, p)
+        nd, top = rows.shape[0], -((p - same_padding(k)[0]) // 2)  # top: how many low rows above u are read
+        mat = jnp.einsum("di,vsj,ijco->dvcso", rows, band, kernel).reshape(nd * w * c, 2 * w * cout)
+        zp = jnp.pad(z, ((0, 0), (top, nd - 1 - top), (0, 0), (0, 0))).reshape(b, h + nd - 1, w * c)
+        lhs = jnp.concatenate([zp[:, d:d + h] for d in range(nd)], -1)  # [B, h, nd w C]
+        outs.append(lhs @ mat)  # [B, h, 2w C_out]: the output rows 2u + p
+    return jnp.stack(outs, 2).reshape(b, 2 * h, 2 * w, cout) + bias
+
+
+def band_cost(k: int, w: int) -> float:
+    """:func:`conv_upsampled_band`'s multiply-adds over the convolution's, for a k x k kernel on rows
+    upsampled from w columns: ``nd w / k^2`` (nd: the low rows an output row reads)."""
+    return max(_upsampled_rows(k, p).shape[0] for p in (0, 1)) * w / k ** 2
+
+
+def band_pays(k: int, w: int) -> bool:
+    """Whether :func:`conv_upsampled_band` beats upsample + convolution: on CPU, where its multiply-adds
+    stay within 2x the convolution's (:func:`band_cost`: up to 9 low-resolution columns for k = 3, 10
+    for k = 4, 16 for k = 5). ``benchmarks/conv_formulations.py --layers`` (value and both gradients,
+    batch 128, XLA:CPU, 2 cores): 1.2-1.8x at 1.5x the multiply-adds or fewer (4 to 64 channels), about
+    even at 1.8-2.2x, 0.7x at 2.7x and beyond."""
+    return jax.default_backend() == "cpu" and band_cost(k, w) <= 2
+
+
 def conv_same(x, kernel):
     """Stride-1 'SAME' convolution, NHWC x HWIO -> NHWC (nn.Conv's without the bias)."""
     return jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
@@ -211,30 +275,42 @@ class PooledConv(nn.Module):
 
 
 class UpConv(nn.Module):
-    """``nn.Conv(features, (k, k), padding='SAME')`` applied to ``upsample_2x2(z)`` cropped to ``out_hw``,
-    with nn.Conv's parameters (names, shapes, initializers: a checkpoint of either loads in the other).
+    """``nn.Conv(features, (k, k), padding='SAME')`` applied to ``upsample_2x2(z)`` cropped to ``out_hw``
+    (twice z's height and width when None), with nn.Conv's parameters (names, shapes, initializers: a
+    checkpoint of either loads in the other).
 
-    On CPU, when the taps' products are no wider than the upsampled input (k k features <= 4 C), it
-    runs as :func:`conv_upsampled`; otherwise, and on GPU/TPU (whose convolutions are fast), as the
-    plain upsample + convolution. ``impl`` forces one ('shift' / 'conv').
+    On CPU it runs as :func:`conv_upsampled` when the taps' products are no wider than the upsampled
+    input (k k features <= 4 C: an output layer), else as :func:`conv_upsampled_band` where
+    :func:`band_pays` (a narrow decoder layer, uncropped); otherwise, and on GPU/TPU (whose
+    convolutions are fast), as the plain upsample + convolution. ``impl`` forces one ('shift' / 'band'
+    / 'conv'; 'band' needs an uncropped output).
     """
 
     features: int
     kernel_size: int
-    out_hw: tuple[int, int]
+    out_hw: tuple[int, int] | None = None
     kernel_init: callable = nn.initializers.lecun_normal()
     impl: str = "auto"
 
     @nn.compact
     def __call__(self, z):
-        k, c = self.kernel_size, z.shape[-1]
+        k, c, (h, w) = self.kernel_size, z.shape[-1], z.shape[1:3]
+        out_hw = tuple(self.out_hw) if self.out_hw is not None else (2 * h, 2 * w)
         kernel, bias = conv_params(self, k, c, self.features, self.kernel_init)
         impl = self.impl
         if impl == "auto":
-            impl = "shift" if jax.default_backend() == "cpu" and k * k * self.features <= 4 * c else "conv"
+            impl = "conv"
+            if jax.default_backend() == "cpu" and k * k * self.features <= 4 * c:
+                impl = "shift"
+            elif out_hw == (2 * h, 2 * w) and band_pays(k, w):
+                impl = "band"
         if impl == "shift":
-            return conv_upsampled(z, kernel, bias, self.out_hw)
-        return conv_same(upsample_2x2(z)[:, :self.out_hw[0], :self.out_hw[1]], kernel) + bias
+            return conv_upsampled(z, kernel, bias, out_hw)
+        if impl == "band":
+            if out_hw != (2 * h, 2 * w):
+                raise ValueError(f"UpConv impl='band' needs an uncropped output {(2 * h, 2 * w)}, got {out_hw}")
+            return conv_upsampled_band(z, kernel, bias)
+        return conv_same(upsample_2x2(z)[:, :out_hw[0], :out_hw[1]], kernel) + bias
 
 
 #: ``model.norm``: none, batch normalization or layer normalization after each hidden layer (before its

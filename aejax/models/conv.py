@@ -10,9 +10,11 @@ padding, as in the course's Keras code.
 Computed in the forms XLA:CPU runs fastest, with ``nn.Conv``'s parameters (names, shapes,
 initializers): each encoder convolution and its pool are one ``PooledConv`` (max of four
 strided slices, then the bias and a non-decreasing activation on a quarter of the values; on CPU
-the one-channel first layer as one matmul over its pool-grouped taps, ``pooled_conv_rows``); the
-output convolution reads the last upsample through ``UpConv`` (its taps' products at the low
-resolution). Measured one by one: benchmarks/conv_formulations.py.
+the one-channel first layer as one matmul over its pool-grouped taps, ``pooled_conv_rows``); every
+decoder convolution that reads an upsampled image is an ``UpConv``, which never builds that image on
+CPU: the output convolution as its taps' products at the low resolution, a narrow hidden one as one
+matmul per output-row parity against a banded matrix (``conv_upsampled_band``). Measured one by one:
+benchmarks/conv_formulations.py.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from typing import ClassVar, Sequence
 import flax.linen as nn
 
 from aejax.models.common import (activation, initializer, max_pool_2x2, MONOTONE, NORMS, norm_layers, normed, PooledConv,
-                                 register, upsample_2x2, UpConv)
+                                 register, UpConv)
 
 
 @register("conv")
@@ -48,7 +50,9 @@ class ConvAE(nn.Module):
         self.enc_convs = [PooledConv(c, k, init, name=f"enc_{i}") if self.pooled else
                           nn.Conv(c, (k, k), padding="SAME", kernel_init=init, name=f"enc_{i}")
                           for i, (c, k) in enumerate(self.encoder)]
-        self.dec_convs = [nn.Conv(c, (k, k), padding="SAME", kernel_init=init, name=f"dec_{i}")
+        # Every decoder convolution but the first reads an upsampled image: UpConv upsamples and convolves.
+        self.dec_convs = [UpConv(c, k, None, init, name=f"dec_{i}") if i else
+                          nn.Conv(c, (k, k), padding="SAME", kernel_init=init, name=f"dec_{i}")
                           for i, (c, k) in enumerate(self.decoder)]
         if self.decoder:  # the output convolution reads an upsampled image: computed at the low resolution
             self.out_conv = UpConv(self.out_shape[-1], self.output_kernel, tuple(self.out_shape[:2]), init, name="out")
@@ -74,10 +78,8 @@ class ConvAE(nn.Module):
     def decode(self, z, *, train: bool = False):
         """bottleneck -> reconstruction [B, H, W, C] (cropped if pooling rounded up)."""
         act = activation(self.activation)
-        for i, (conv, norm) in enumerate(zip(self.dec_convs, self.dec_norms)):
+        for conv, norm in zip(self.dec_convs, self.dec_norms):  # dec_1, ... upsample their input (UpConv)
             z = act(normed(norm, conv(z), train))
-            if i + 1 < len(self.dec_convs):
-                z = upsample_2x2(z)
         # The last upsample is the output convolution's (UpConv), which also crops odd sizes back
         # ('same' pooling rounded up).
         return activation(self.output_activation)(self.out_conv(z))

@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from aejax.models.common import activation, register, upsample_2x2
+from aejax.models.common import activation, register, UpConv
 from aejax.models import losses
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -263,7 +263,8 @@ class ConvVAE(VAEObjective, nn.Module):
         self.dec_dense = nn.Dense(self.hidden, name="dec_dense")
         self.dec_grid = nn.Dense(gh * gw * self.channels[-1], name="dec_grid")
         dec_ch = list(reversed(self.channels))[1:] + [self.channels[0]]
-        self.dec_convs = [nn.Conv(c, k, padding="SAME", name=f"dec_{i}") for i, c in enumerate(dec_ch)]
+        # Each decoder convolution reads an upsampled image: UpConv upsamples and convolves (nn.Conv's parameters).
+        self.dec_convs = [UpConv(c, self.kernel, None, name=f"dec_{i}") for i, c in enumerate(dec_ch)]
         self.out_conv = nn.Conv(self.out_shape[-1], k, padding="SAME", name="out")
         self._setup_likelihood()
 
@@ -284,7 +285,7 @@ class ConvVAE(VAEObjective, nn.Module):
         h = act(self.dec_grid(act(self.dec_dense(z))))
         h = h.reshape(z.shape[0], gh, gw, self.channels[-1])  # [B, gh, gw, C_last]
         for conv in self.dec_convs:
-            h = act(conv(upsample_2x2(h)))
+            h = act(conv(h))  # [B, 2h, 2w, C]
         h = h[:, :self.out_shape[0], :self.out_shape[1], :]  # odd sizes: crop back
         return self.out_conv(h)
 

@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from aejax.models.common import (conv_same, conv_upsampled, max_pool_2x2, pool_tap_rows, pooled_conv_rows, PooledConv,
-                                 rows_pay, upsample_2x2, UpConv)
+from aejax.models.common import (band_pays, conv_same, conv_upsampled, conv_upsampled_band, max_pool_2x2, pool_tap_rows,
+                                 pooled_conv_rows, PooledConv, rows_pay, upsample_2x2, UpConv)
 
 
 def _reference_pool(x):
@@ -42,15 +42,39 @@ def test_conv_upsampled_equals_upsample_then_same_conv(k, out_hw, cout):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
-def test_upconv_has_nn_conv_parameters_and_both_implementations_agree():
+@pytest.mark.parametrize("k,h,w,c_in,c_out", [(3, 7, 7, 8, 16), (2, 3, 5, 2, 3), (4, 4, 6, 3, 2), (5, 5, 4, 2, 4),
+                                               (3, 1, 1, 2, 2)])
+def test_conv_upsampled_band_equals_upsample_then_same_conv_values_and_gradients(k, h, w, c_in, c_out):
+    z = jax.random.normal(jax.random.key(0), (2, h, w, c_in))
+    kernel = jax.random.normal(jax.random.key(1), (k, k, c_in, c_out))
+    bias = jax.random.normal(jax.random.key(2), (c_out,))
+    ref = lambda z, kern: conv_same(upsample_2x2(z), kern) + bias
+    np.testing.assert_allclose(conv_upsampled_band(z, kernel, bias), ref(z, kernel), rtol=1e-5, atol=1e-5)
+    g = jax.random.normal(jax.random.key(3), (2, 2 * h, 2 * w, c_out))
+    grads = lambda f: jax.jit(jax.grad(lambda z, kern: jnp.sum(jnp.tanh(f(z, kern)) * g), argnums=(0, 1)))(z, kernel)
+    for a, b in zip(grads(lambda z, kern: conv_upsampled_band(z, kern, bias)), grads(ref)):  # the input's, the kernel's
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_upconv_has_nn_conv_parameters_and_every_implementation_agrees():
     z = jax.random.normal(jax.random.key(0), (2, 7, 7, 8))
-    conv = nn.Conv(1, (3, 3), padding="SAME", name="out")
-    params = {"params": conv.init(jax.random.key(3), upsample_2x2(z))["params"]}
-    for impl in ("shift", "conv"):
-        up = UpConv(1, 3, (14, 14), impl=impl)
-        mine = up.init(jax.random.key(3), z)["params"]
-        assert jax.tree.map(jnp.shape, mine) == jax.tree.map(jnp.shape, params["params"])
-        np.testing.assert_allclose(up.apply(params, z), conv.apply(params, upsample_2x2(z)), rtol=1e-5, atol=1e-5)
+    for features, impls in ((1, ("shift", "band", "conv")), (16, ("band", "conv", "auto"))):
+        conv = nn.Conv(features, (3, 3), padding="SAME", name="out")
+        params = {"params": conv.init(jax.random.key(3), upsample_2x2(z))["params"]}
+        for impl in impls:
+            up = UpConv(features, 3, (14, 14) if features == 1 else None, impl=impl)
+            mine = up.init(jax.random.key(3), z)["params"]
+            assert jax.tree.map(jnp.shape, mine) == jax.tree.map(jnp.shape, params["params"])
+            np.testing.assert_allclose(up.apply(params, z), conv.apply(params, upsample_2x2(z)), rtol=1e-5, atol=1e-5)
+
+
+def test_upconv_band_refuses_a_cropped_output_and_pays_only_for_narrow_rows():
+    z = jnp.zeros((1, 4, 4, 2))
+    with pytest.raises(ValueError, match="uncropped"):
+        UpConv(3, 3, (7, 8), impl="band").init(jax.random.key(0), z)
+    on_cpu = jax.default_backend() == "cpu"
+    assert band_pays(3, 7) == band_pays(4, 8) == band_pays(5, 13) == on_cpu  # the course's dec_1: k = 3, 7 wide
+    assert not band_pays(3, 10) and not band_pays(3, 14) and not band_pays(4, 11)
 
 
 @pytest.mark.parametrize("k,h,w,c_in,c_out", [(3, 28, 28, 1, 16), (4, 12, 10, 1, 5), (5, 8, 8, 1, 3), (2, 6, 8, 1, 2),
