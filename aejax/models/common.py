@@ -122,14 +122,14 @@ def _upsampled_band(w: int, k: int) -> np.ndarray:
     return band
 
 
-def _upsampled_rows(k: int, p: int) -> np.ndarray:
-    """[nd, k] of 0/1: entry (d, i) is 1 where kernel row i at an output row of parity p reads the low row
-    (that output row // 2) + d + (p - lo) // 2 of a 2x upsampled image."""
+def _upsampled_rows(k: int, p: int) -> tuple[np.ndarray, int]:
+    """``(rows, top)``: rows [nd, k] of 0/1, entry (d, i) 1 where kernel row i at output row 2u + p of a 2x
+    upsampled image reads the low row u + d - top ('same' padding: top low rows above u are read)."""
     lo, _ = same_padding(k)
     d = [(p + i - lo) // 2 for i in range(k)]  # non-decreasing; d[0] <= 0 <= d[-1]
     rows = np.zeros((d[-1] - d[0] + 1, k), np.float32)
     rows[np.array(d) - d[0], np.arange(k)] = 1
-    return rows
+    return rows, -d[0]
 
 
 def conv_upsampled_band(z, kernel, bias):
@@ -149,8 +149,8 @@ def conv_upsampled_band(z, kernel, bias):
     band = _upsampled_band(w, k)
     outs = []
     for p in (0, 1):
-        rows = _upsampled_rows(k, p)
-        nd, top = rows.shape[0], -((p - same_padding(k)[0]) // 2)  # top: how many low rows above u are read
+        rows, top = _upsampled_rows(k, p)
+        nd = rows.shape[0]
         mat = jnp.einsum("di,vsj,ijco->dvcso", rows, band, kernel).reshape(nd * w * c, 2 * w * cout)
         zp = jnp.pad(z, ((0, 0), (top, nd - 1 - top), (0, 0), (0, 0))).reshape(b, h + nd - 1, w * c)
         lhs = jnp.concatenate([zp[:, d:d + h] for d in range(nd)], -1)  # [B, h, nd w C]
@@ -161,7 +161,7 @@ def conv_upsampled_band(z, kernel, bias):
 def band_cost(k: int, w: int) -> float:
     """:func:`conv_upsampled_band`'s multiply-adds over the convolution's, for a k x k kernel on rows
     upsampled from w columns: ``nd w / k^2`` (nd: the low rows an output row reads)."""
-    return max(_upsampled_rows(k, p).shape[0] for p in (0, 1)) * w / k ** 2
+    return max(_upsampled_rows(k, p)[0].shape[0] for p in (0, 1)) * w / k ** 2
 
 
 def band_pays(k: int, w: int) -> bool:
