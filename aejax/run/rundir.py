@@ -132,6 +132,35 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def claim_folder(folder: Path, marker: str, kind: str, known=None) -> None:
+    """Create (or recognise) a folder aejax owns through its ``marker`` file: a link, a file, or a
+    non-empty folder with no marker (and not ``known(folder)``) is refused (exit 2) and left untouched.
+    The marker is created in place (``O_EXCL``), never renamed from a temporary file, so a worker
+    claiming the same new folder at the same time sees it empty or marked, never foreign."""
+    folder = Path(folder)
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise UserError(f"{folder}: not a directory (a file or a link); give a new or empty --workdir")
+    if (folder.is_dir() and any(folder.iterdir()) and not (folder / marker).exists()
+            and not (known and known(folder))):
+        raise UserError(f"{folder}: not empty and not an aejax {kind} directory (no {marker}); aejax "
+                        "neither writes into it nor deletes it. Give a new or empty --workdir")
+    folder.mkdir(parents=True, exist_ok=True)
+    create_in_place(folder / marker, json.dumps({f"aejax_{kind}": 1}) + "\n")
+
+
+def create_in_place(path: Path, text: str) -> bool:
+    """Create a small marker file in place (``O_EXCL``); False when it exists. Unlike
+    :func:`atomic_write` no temporary file ever sits beside it, so a process looking at the folder at
+    the same moment sees nothing or the marker."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return True
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path):
     """A temporary path beside ``path`` (same suffix) to write to; renamed onto ``path`` when the
@@ -255,7 +284,8 @@ class RunDir:
         p = self.path
         if p.is_symlink() or (p.exists() and not p.is_dir()):
             raise UserError(f"{p}: not a directory (a file or a link); give a new or empty --workdir")
-        if p.is_dir() and any(p.iterdir()) and not self.is_run():
+        if p.is_dir() and any(c.name != LOCK for c in p.iterdir()) and not self.is_run():
+            # (a folder holding only aejax's lock is a run being started: lock() names its holder)
             raise UserError(f"{p}: not empty and not an aejax run directory (no {MARKER}); aejax neither "
                             "writes into it nor deletes it. Give a new or empty --workdir")
         if cfg is not None and p.is_dir() and self.config_path.exists():
@@ -282,8 +312,7 @@ class RunDir:
             for child in self.path.iterdir():
                 if child.name != LOCK:
                     shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
-        if not self.marker_path.exists():
-            atomic_write(self.marker_path, json.dumps({"aejax_run": 1, "created": _now()}) + "\n")
+        create_in_place(self.marker_path, json.dumps({"aejax_run": 1, "created": _now()}) + "\n")
         old = read_json(self.config_path) if self.config_path.exists() else None
         if old is not None and old.get("train", {}).get("epochs") != cfg["train"]["epochs"]:
             self.complete_path.unlink(missing_ok=True)  # it trains on: no longer complete

@@ -39,7 +39,7 @@ from aejax.config import flatten, parse_value
 from aejax.errors import UserError
 from aejax.run import queue
 from aejax.run.experiment import Experiment
-from aejax.run.rundir import RunDir, atomic_write, read_json
+from aejax.run.rundir import RunDir, atomic_write, claim_folder, read_json
 
 
 def run_name(overrides: Mapping) -> str:
@@ -176,23 +176,9 @@ SWEEP_MARKER = ".aejax-sweep"
 
 def claim(sweep_dir: Path) -> None:
     """Create (or recognise) a sweep directory; a non-empty folder that is not one is refused
-    (exit 2) and left untouched."""
-    sweep_dir = Path(sweep_dir)
-    if sweep_dir.is_symlink() or (sweep_dir.exists() and not sweep_dir.is_dir()):
-        raise UserError(f"{sweep_dir}: not a directory (a file or a link); give a new or empty --workdir")
-    if sweep_dir.is_dir() and any(sweep_dir.iterdir()):
-        known = ((sweep_dir / SWEEP_MARKER).exists() or (sweep_dir / "sweep.csv").exists()
-                 or any(RunDir(p).is_run() for p in sweep_dir.iterdir() if p.is_dir()))
-        if not known:
-            raise UserError(f"{sweep_dir}: not empty and not an aejax sweep directory (no {SWEEP_MARKER}); "
-                            "aejax neither writes into it nor deletes it. Give a new or empty --workdir")
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    try:  # created in place, not renamed: a concurrent worker must never see its temporary file alone
-        fd = os.open(sweep_dir / SWEEP_MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        return
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps({"aejax_sweep": 1}) + "\n")
+    (exit 2) and left untouched. One made before the marker existed is known by its table or runs."""
+    claim_folder(sweep_dir, SWEEP_MARKER, "sweep", known=lambda d: (d / "sweep.csv").exists() or any(
+        RunDir(p).is_run() for p in d.iterdir() if p.is_dir()))
 
 
 def read_rows(sweep_dir: Path, configs: list[dict]) -> list[dict]:

@@ -13,7 +13,7 @@ import optuna
 from aejax.errors import UserError
 from aejax.run import experiment as experiment_lib
 from aejax.run.resolve import resolve_config
-from aejax.run.rundir import atomic_write
+from aejax.run.rundir import claim_folder
 from aejax.run.sweep import assignments
 
 TUNE_MARKER = ".aejax-tune"
@@ -137,12 +137,4 @@ def pruner_named(pruner, epochs: int):
 
 def claim(tune_dir: Path) -> None:
     """Create (or recognise) a tune directory; a non-empty folder that is not one is refused."""
-    if tune_dir.is_symlink() or (tune_dir.exists() and not tune_dir.is_dir()):
-        raise UserError(f"{tune_dir}: not a directory (a file or a link); give a new or empty --workdir")
-    if tune_dir.is_dir() and any(tune_dir.iterdir()) and not (tune_dir / TUNE_MARKER).exists():
-        raise UserError(f"{tune_dir}: not empty and not an aejax tune directory (no {TUNE_MARKER}); aejax "
-                        "neither writes into it nor deletes it. Give a new or empty --workdir")
-    tune_dir.mkdir(parents=True, exist_ok=True)
-    if not (tune_dir / TUNE_MARKER).exists():
-        atomic_write(tune_dir / TUNE_MARKER, json.dumps({"aejax_tune": 1}) + "\n")
-
+    claim_folder(tune_dir, TUNE_MARKER, "tune")

@@ -112,6 +112,22 @@ def test_a_second_process_is_refused_and_a_dead_ones_lock_taken_over(tmp_path, c
     assert "taking over the lock" in capsys.readouterr().err and not lock.exists()
 
 
+def test_a_run_being_started_by_another_process_is_named_as_in_use(tmp_path):
+    # Two processes started on one new --workdir: the second may look in just after the first took
+    # the lock and before its marker exists; it must name the holder, not call the folder foreign.
+    (tmp_path / "r").mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "r" / LOCK).write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname(),
+                                                       "since": "now"}))
+        with pytest.raises(UserError, match=rf"in use by process {holder.pid}"):
+            _run(tmp_path / "r", "train.epochs=1")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [LOCK]  # nothing written meanwhile
+
+
 def test_sigterm_saves_exits_143_and_the_rerun_ends_as_an_uninterrupted_run(tmp_path):
     args = ["run", "mnist_dense", *set_args(TINY + ["train.epochs=400"])]
     proc = subprocess.Popen([sys.executable, "-m", "aejax", *args, "--workdir", tmp_path / "r"], cwd=ROOT,
