@@ -32,7 +32,6 @@ import os
 import shutil
 import socket
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -40,7 +39,7 @@ from typing import Mapping
 
 from aejax.errors import UserError
 from aejax.run import rundir as rundir_lib
-from aejax.run.rundir import MARKER, RunDir, atomic_write
+from aejax.run.rundir import MARKER, RunDir, atomic_write, temp_folder_beside
 
 #: Defaults of ``--set sweep.heartbeat_s=`` and ``sweep.stale_after_s=`` (seconds). The timeout
 #: is well above NFS's attribute cache (acregmax, 60 s by default).
@@ -186,7 +185,7 @@ def make_run_dir(path: Path) -> None:
     path = Path(path)
     if path.is_dir():
         return
-    tmp = Path(tempfile.mkdtemp(prefix=".aejax-new.", dir=path.parent))
+    tmp = temp_folder_beside(path)
     try:
         atomic_write(tmp / MARKER, json.dumps({"aejax_run": 1, "created": _now()}) + "\n")
         try:

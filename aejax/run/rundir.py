@@ -118,11 +118,31 @@ def _release_all() -> None:
         RunDir(key).release()
 
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # (read once: os.umask can only be read by setting it)
+
+
+def temp_beside(path: Path, suffix: str = "") -> tuple[int, str]:
+    """``tempfile.mkstemp`` in ``path``'s folder, with the mode a plain ``open`` would give
+    (0666 less the umask) instead of mkstemp's 0600, so the renamed file reads like any other."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=suffix, dir=Path(path).parent)
+    os.fchmod(fd, 0o666 & ~_UMASK)
+    return fd, tmp
+
+
+def temp_folder_beside(path: Path) -> Path:
+    """``tempfile.mkdtemp`` in ``path``'s folder, with a plain ``mkdir``'s mode (0777 less the
+    umask) instead of mkdtemp's 0700."""
+    tmp = Path(tempfile.mkdtemp(prefix=".aejax-new.", dir=Path(path).parent))
+    tmp.chmod(0o777 & ~_UMASK)
+    return tmp
+
+
 def atomic_write(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
@@ -167,7 +187,7 @@ def atomic_path(path: Path):
     block ends without an error, removed otherwise."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    fd, tmp = temp_beside(path.with_suffix(""), suffix=path.suffix)
     os.close(fd)
     try:
         yield Path(tmp)

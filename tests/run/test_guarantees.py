@@ -276,3 +276,17 @@ def test_bad_data_is_exit_2_before_any_file(tmp_path):
         with pytest.raises(UserError):
             _run(tmp_path / "r", *sets)
         assert not (tmp_path / "r").exists()
+
+
+def test_a_runs_files_get_the_modes_plain_files_would(tmp_path):
+    # Written through a temporary file and a rename, they must not keep mkstemp's 0600 (a colleague
+    # or a web server could not read the report) nor mkdtemp's 0700.
+    old = os.umask(0o022)
+    try:
+        _run(tmp_path / "r", "train.epochs=1")
+    finally:
+        os.umask(old)
+    modes = {str(p.relative_to(tmp_path)): p.stat().st_mode & 0o777 for p in (tmp_path / "r").rglob("*")
+             if "checkpoints" not in p.parts}
+    assert {"r/config.json", "r/summary.json", "r/report.html", "r/.aejax-run"} <= set(modes)
+    assert {k: m for k, m in modes.items() if m not in (0o644, 0o755)} == {}
