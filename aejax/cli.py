@@ -102,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     except RunFailed as e:
         print(f"aejax: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # the filesystem failed under a valid request: a full disk, a lost mount, ...
+        print(f"aejax: error: {e} (files already written, checkpoints included, are kept; rerun to resume "
+              "once it is mended)", file=sys.stderr)
+        return 1
     return 0
 
 

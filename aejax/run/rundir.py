@@ -152,14 +152,29 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def check_folder_path(folder: Path, option: str = "--workdir") -> None:
+    """Refuse (exit 2) a folder to write in (given as ``option``) that is a file or a link, lies under
+    a file, or would be created in a folder this process cannot write to."""
+    folder = Path(folder)
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise UserError(f"{folder}: not a directory (a file or a link); give "
+                        + ("a new or empty --workdir" if option == "--workdir" else f"another {option}"))
+    parent = folder.absolute()
+    while not parent.exists() and not parent.is_symlink():
+        parent = parent.parent
+    if parent != folder.absolute() and not parent.is_dir():
+        raise UserError(f"{folder}: cannot be a directory: {parent} is a file; give another {option}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{folder}: {parent} is not writable by this user; give another {option}")
+
+
 def claim_folder(folder: Path, marker: str, kind: str, known=None) -> None:
     """Create (or recognise) a folder aejax owns through its ``marker`` file: a link, a file, or a
     non-empty folder with no marker (and not ``known(folder)``) is refused (exit 2) and left untouched.
     The marker is created in place (``O_EXCL``), never renamed from a temporary file, so a worker
     claiming the same new folder at the same time sees it empty or marked, never foreign."""
     folder = Path(folder)
-    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-        raise UserError(f"{folder}: not a directory (a file or a link); give a new or empty --workdir")
+    check_folder_path(folder)
     if (folder.is_dir() and any(folder.iterdir()) and not (folder / marker).exists()
             and not (known and known(folder))):
         raise UserError(f"{folder}: not empty and not an aejax {kind} directory (no {marker}); aejax "
@@ -302,8 +317,7 @@ class RunDir:
         """Refuse (exit 2) a path that is not a directory, a non-empty folder that is not a run
         directory, and a run directory written with another config (naming the differing keys)."""
         p = self.path
-        if p.is_symlink() or (p.exists() and not p.is_dir()):
-            raise UserError(f"{p}: not a directory (a file or a link); give a new or empty --workdir")
+        check_folder_path(p)
         if p.is_dir() and any(c.name != LOCK for c in p.iterdir()) and not self.is_run():
             # (a folder holding only aejax's lock is a run being started: lock() names its holder)
             raise UserError(f"{p}: not empty and not an aejax run directory (no {MARKER}); aejax neither "

@@ -57,7 +57,7 @@ from aejax.run.resolve import default_workdir, resolve_config
 from aejax.run.rundir import atomic_write
 from aejax.tune.outputs import best_config, write_outputs
 from aejax.tune.storage import PRUNERS, SAMPLERS, claim, grid, open_storage, open_study, probe, pruner_named, \
-    redact, sampler_named, store_url
+    redact, sampler_named, storage_file, store_url
 from aejax.tune.worker import FINISHED, GRACE_S, HEARTBEAT_S, Worker, reap
 
 __all__ = ["tune", "write_outputs", "best_config", "reap", "grid", "FINISHED", "SAMPLERS", "PRUNERS"]
@@ -88,6 +88,7 @@ def tune(experiment, *, trials: int, storage: str | None = None, study: str | No
     space = probe(exp, base, quick)  # the search space checked before anything is written
     tune_dir = Path(workdir) if workdir else default_workdir(
         exp.name, {"name": "tune-quick" if quick else "tune"}, base)
+    storage_file(storage)  # a bad --storage is refused before the tune directory is made
     claim(tune_dir)
     store = open_storage(storage, tune_dir)
     name = study or f"{exp.name}/{tune_dir.name}"

@@ -13,7 +13,7 @@ import optuna
 from aejax.errors import UserError
 from aejax.run import experiment as experiment_lib
 from aejax.run.resolve import resolve_config
-from aejax.run.rundir import claim_folder
+from aejax.run.rundir import check_folder_path, claim_folder
 from aejax.run.sweep import assignments
 
 TUNE_MARKER = ".aejax-tune"
@@ -26,23 +26,42 @@ def store_url(tune_dir: Path) -> str:
     return f"journal:{Path(tune_dir) / 'study.journal'}"
 
 
+def _journal(url: str) -> bool:
+    return url.startswith("journal:") or (("://" not in url) and url.endswith((".journal", ".log")))
+
+
+def storage_file(url: str | None) -> Path | None:
+    """The local file a ``--storage`` URL names (a journal or an SQLite database), else None; a URL
+    of no known form, or a file whose folder cannot be made, is refused (exit 2)."""
+    if url is None:
+        return None
+    if _journal(url):
+        path = Path(url[len("journal:"):] if url.startswith("journal:") else url)
+    elif "://" not in url:
+        raise UserError(f"--storage {url!r}: expected sqlite:///PATH, postgresql://..., mysql://..., "
+                        "journal:PATH or a .journal file")
+    elif url.startswith("sqlite:///") and url[len("sqlite:///"):] not in ("", ":memory:"):
+        path = Path(url[len("sqlite:///"):])
+    else:
+        return None
+    if path.is_dir():
+        raise UserError(f"--storage {redact(url)}: {path} is a folder, not a file")
+    check_folder_path(path.parent, "--storage")
+    return path
+
+
 def open_storage(url: str | None, tune_dir: Path):
     """An Optuna storage from ``--storage``: ``journal:PATH`` (or a path ending .journal / .log), an
     SQLAlchemy URL (``sqlite:///PATH``, ``postgresql://...``, ``mysql://...``), or None (default)."""
     url = url or store_url(tune_dir)
-    if url.startswith("journal:") or (("://" not in url) and url.endswith((".journal", ".log"))):
-        path = Path(url[len("journal:"):] if url.startswith("journal:") else url)
+    path = storage_file(url)
+    if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+    if _journal(url):
         from optuna.storages.journal import JournalFileBackend, JournalStorage
         return JournalStorage(JournalFileBackend(str(path)))
-    if "://" not in url:
-        raise UserError(f"--storage {url!r}: expected sqlite:///PATH, postgresql://..., mysql://..., "
-                        "journal:PATH or a .journal file")
     kwargs = {}
     if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs = {"connect_args": {"timeout": 60}}  # wait for another worker's write, not fail
     else:
         kwargs = {"pool_pre_ping": True}

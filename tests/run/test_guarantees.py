@@ -290,3 +290,26 @@ def test_a_runs_files_get_the_modes_plain_files_would(tmp_path):
              if "checkpoints" not in p.parts}
     assert {"r/config.json", "r/summary.json", "r/report.html", "r/.aejax-run"} <= set(modes)
     assert {k: m for k, m in modes.items() if m not in (0o644, 0o755)} == {}
+
+
+def test_a_workdir_under_a_file_and_a_failing_disk_end_in_one_message(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from aejax import cli
+    (tmp_path / "afile").write_text("mine")
+    for cmd in (["run", "mnist_dense"], ["sweep", "mnist_dense"], ["tune", "mnist_dense", "--trials", "1"]):
+        assert cli.main([*cmd, "--quick", "--workdir", str(tmp_path / "afile" / "sub")]) == 2
+        assert "is a file; give another --workdir" in capsys.readouterr().err
+    assert cli.main(["tune", "mnist_dense", "--quick", "--trials", "1", "--workdir", str(tmp_path / "t"),
+                     "--storage", f"journal:{tmp_path / 'afile' / 'x.journal'}"]) == 2
+    assert "give another --storage" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # nothing made, the file untouched
+    assert (tmp_path / "afile").read_text() == "mine"
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "r" / "metrics.jsonl"))
+    monkeypatch.setattr(api, "run", full)
+    assert cli.main(["run", "mnist_dense", "--quick", "--workdir", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "checkpoints included, are kept" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
