@@ -114,8 +114,13 @@ def _coerce(key: str, old: Any, new: Any) -> Any:
             return new
     else:
         return new
-    raise UserError(f"--set {key}={json.dumps(new)}: expected a {type(old).__name__} "
-                    f"like the default {json.dumps(old)}")
+    raise UserError(f"--set {key}={json.dumps(new)}: expected {kind_of(old)} like the default {json.dumps(old)}")
+
+
+def kind_of(value) -> str:
+    """What a value is, in words, for messages: 'an integer', 'a number', 'true or false', ..."""
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list",
+            tuple: "a list", dict: "a mapping"}.get(type(value), f"a {type(value).__name__}")
 
 
 def get(cfg: Mapping, key: str, default: Any = None) -> Any:

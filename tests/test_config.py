@@ -17,7 +17,7 @@ def test_override_parses_json_values():
 def test_int_to_float_is_fine_but_not_float_to_int():
     cfg = config.override(config.base_config(), ["train.learning_rate=1"])
     assert cfg["train"]["learning_rate"] == 1.0
-    with pytest.raises(UserError, match="train.epochs=1.5: expected a int"):
+    with pytest.raises(UserError, match="train.epochs=1.5: expected an integer like the default"):
         config.override(config.base_config(), ["train.epochs=1.5"])
 
 

@@ -35,7 +35,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from aejax.config import flatten, parse_value
+from aejax.config import flatten, kind_of, parse_value
 from aejax.errors import UserError
 from aejax.run import queue
 from aejax.run.experiment import Experiment
@@ -136,7 +136,7 @@ def split_options(overrides: Iterable[str]) -> tuple[dict, list[str]]:
         if isinstance(SWEEP_OPTIONS[name], float) and type(value) is int:
             value = float(value)
         if type(value) is not type(SWEEP_OPTIONS[name]) or (isinstance(value, float) and not value > 0):
-            raise UserError(f"--set {key}={text}: expected a {type(SWEEP_OPTIONS[name]).__name__} "
+            raise UserError(f"--set {key}={text}: expected {kind_of(SWEEP_OPTIONS[name])} "
                             f"like the default {json.dumps(SWEEP_OPTIONS[name])}"
                             + (" (seconds, > 0)" if isinstance(value, float) else ""))
         opts[name] = value
