@@ -427,12 +427,20 @@ class RunDir:
         if not self.writes:
             return
         if epoch == 0:
+            if self.metrics_path.exists() and self.metrics_path.read_text().strip():
+                print(f"aejax: {self.path}: no checkpoint to resume from; training starts afresh and the rows "
+                      "of metrics.jsonl (from before) are dropped", file=sys.stderr)
             self.metrics_path.unlink(missing_ok=True)
             return
         lines = self.metrics_path.read_text().splitlines() if self.metrics_path.exists() else []
         if lines and not _parses(lines[-1]):  # a row cut short by a kill: past the checkpoint anyway
             lines = lines[:-1]
         rows = [r for r in read_metrics_lines(lines, self.metrics_path) if r["epoch"] <= epoch]
+        missing = sorted(set(range(1, epoch + 1)) - {r["epoch"] for r in rows})
+        if missing:  # removed by hand: say so rather than draw curves that silently start later
+            print(f"aejax: warning: {self.metrics_path} has no rows for {len(missing)} of the {epoch} epochs of "
+                  f"the checkpoint it resumes from (first missing: epoch {missing[0]}); training goes on, and "
+                  "its curves and summary will lack them", file=sys.stderr)
         atomic_write(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
 
     def metrics(self) -> list[dict]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -194,6 +195,20 @@ def test_a_half_written_metrics_row_does_not_block_resume(tmp_path):
         f.write('{"epoch": 2, "st')  # killed while writing epoch 2's row
     assert _run(tmp_path / "r", "train.epochs=2")["epochs_run"] == 2
     assert [r["epoch"] for r in RunDir(tmp_path / "r").metrics()] == [1, 2]
+
+
+def test_resuming_with_metrics_rows_removed_says_so(tmp_path, capsys):
+    _run(tmp_path / "r", "train.epochs=2", stop_after_epoch=2)
+    (tmp_path / "r" / "metrics.jsonl").unlink()  # removed by hand; the checkpoint (epoch 2) is kept
+    capsys.readouterr()
+    assert _run(tmp_path / "r", "train.epochs=3")["epochs_run"] == 3
+    assert "has no rows for 2 of the 2 epochs of the checkpoint it resumes from (first missing: epoch 1)" in \
+        capsys.readouterr().err
+    assert [r["epoch"] for r in RunDir(tmp_path / "r").metrics()] == [3]
+    shutil.rmtree(tmp_path / "r" / "checkpoints")  # and now the checkpoints; train on to 4 epochs
+    assert _run(tmp_path / "r", "train.epochs=4")["epochs_run"] == 4
+    assert "no checkpoint to resume from; training starts afresh" in capsys.readouterr().err
+    assert [r["epoch"] for r in RunDir(tmp_path / "r").metrics()] == [1, 2, 3, 4]
 
 
 @pytest.mark.parametrize("sets, key", [
