@@ -100,6 +100,15 @@ def _parses(line: str) -> bool:
     return True
 
 
+def _lock_record(path: Path) -> dict | None:
+    """A lock file's owner record, or None when it is unreadable or not aejax's."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def _alive(pid) -> bool:
     if not isinstance(pid, int) or pid <= 0:
         return False
@@ -365,10 +374,10 @@ class RunDir:
             try:
                 fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                try:
-                    holder = json.loads(self.lock_path.read_text())
-                except (OSError, ValueError):
-                    holder = {}
+                holder = _lock_record(self.lock_path)
+                if holder is None:  # a process between creating the lock and writing its record?
+                    time.sleep(0.2)
+                    holder = _lock_record(self.lock_path) or {}
                 if holder.get("host") == me["host"] and not _alive(holder.get("pid")):
                     def still_dead(st, text, pid=holder.get("pid")):
                         try:
@@ -380,6 +389,10 @@ class RunDir:
                         print(f"aejax: {self.path}: taking over the lock of process {holder.get('pid')}, which is "
                               "no longer running", file=sys.stderr)
                     continue
+                if "pid" not in holder:  # a lock aejax did not write whole
+                    raise UserError(f"{self.lock_path}: a lock with no readable owner record; if no aejax "
+                                    "process is using this folder (one that is starting writes its record "
+                                    "within a moment), remove that file and rerun") from None
                 raise UserError(f"{self.path}: in use by process {holder.get('pid', '?')} on "
                                 f"{holder.get('host', '?')} since {holder.get('since', '?')} ({LOCK}); wait for "
                                 "it to finish, or use another --workdir") from None

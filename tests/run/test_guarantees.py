@@ -113,6 +113,18 @@ def test_a_second_process_is_refused_and_a_dead_ones_lock_taken_over(tmp_path, c
     assert "taking over the lock" in capsys.readouterr().err and not lock.exists()
 
 
+def test_a_lock_with_no_owner_record_says_how_to_free_it(tmp_path):
+    _run(tmp_path / "r", "train.epochs=1")
+    for junk in ("garbage", "[1]", ""):
+        (tmp_path / "r" / LOCK).write_text(junk)
+        with pytest.raises(UserError, match="a lock with no readable owner record; if no aejax process is using "
+                                            "this folder .* remove that file and rerun"):
+            _run(tmp_path / "r", "train.epochs=2")
+        assert (tmp_path / "r" / LOCK).read_text() == junk  # left for the user to judge
+    (tmp_path / "r" / LOCK).unlink()
+    assert _run(tmp_path / "r", "train.epochs=2")["epochs_run"] == 2
+
+
 def test_a_run_being_started_by_another_process_is_named_as_in_use(tmp_path):
     # Two processes started on one new --workdir: the second may look in just after the first took
     # the lock and before its marker exists; it must name the holder, not call the folder foreign.
