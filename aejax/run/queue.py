@@ -99,7 +99,7 @@ def stale_reason(info: Mapping, st: os.stat_result, stale_after_s: float, clock:
     from a live process or another host is never stale.
     """
     pid, host = info.get("pid"), info.get("host")
-    if host == socket.gethostname() and isinstance(pid, int) and not rundir_lib._alive(pid):
+    if host == socket.gethostname() and isinstance(pid, int) and not rundir_lib.alive(pid):
         return f"process {pid} on this host is no longer running"
     beat = info.get("heartbeat_s")
     if not info or isinstance(beat, (int, float)):
@@ -174,7 +174,7 @@ class Claim:
         self._stop.set()
         self._thread.join()
         if self.lost:  # not ours any more: forget it without removing the new holder's lock
-            rundir_lib._HELD.discard(str(self.rd.path.resolve()))
+            self.rd.forget()
         else:
             self.rd.release()
 
@@ -222,7 +222,7 @@ def try_claim(rd: RunDir, *, heartbeat_s: float = HEARTBEAT_S, stale_after_s: fl
 def live_holder(rd: RunDir, stale_after_s: float, clock: FsClock) -> dict | None:
     """The lock's content when a live process holds ``rd`` (not this process), else None."""
     seen = read_holder(rd.lock_path)
-    if seen is None or str(rd.path.resolve()) in rundir_lib._HELD:
+    if seen is None or rd.held():
         return None
     info, st = seen
     return None if stale_reason(info, st, stale_after_s, clock) else info

@@ -109,7 +109,9 @@ def _lock_record(path: Path) -> dict | None:
     return record if isinstance(record, dict) else None
 
 
-def _alive(pid) -> bool:
+def alive(pid) -> bool:
+    """Whether ``pid`` (a positive int: never 0 or -1, which name process groups) is a running process
+    on this host."""
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:
@@ -378,7 +380,7 @@ class RunDir:
                 if holder is None:  # a process between creating the lock and writing its record?
                     time.sleep(0.2)
                     holder = _lock_record(self.lock_path) or {}
-                if holder.get("host") == me["host"] and not _alive(holder.get("pid")):
+                if holder.get("host") == me["host"] and not alive(holder.get("pid")):
                     def still_dead(st, text, pid=holder.get("pid")):
                         try:
                             now = json.loads(text)
@@ -401,6 +403,14 @@ class RunDir:
             _HELD.add(key)
             return
         raise UserError(f"{self.path}: could not take its lock ({self.lock_path})")
+
+    def held(self) -> bool:
+        """Whether this process holds the directory's lock."""
+        return str(self.path.resolve()) in _HELD
+
+    def forget(self) -> None:
+        """Stop holding the directory without touching its lock file (another process's now)."""
+        _HELD.discard(str(self.path.resolve()))
 
     def release(self) -> None:
         """Give the directory back (the lock file is removed only if this process holds it)."""

@@ -19,7 +19,7 @@ from aejax.errors import Interrupted, TrainingDiverged, UserError
 from aejax.run import engine
 from aejax.run.builder import load_data
 from aejax.run.resolve import resolve_config
-from aejax.run.rundir import RunDir
+from aejax.run.rundir import RunDir, alive
 from aejax.run.sweep import assignments, run_name
 from aejax.tune.storage import overrides_of
 
@@ -30,16 +30,6 @@ MAX_DUPLICATES = 20  # this many duplicates in a row: the sampler has nothing ne
 MAX_FAILURES = 5     # this many failed (diverged) trials in a row stop the worker (exit 1)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 PRUNED_PREFIX = "pruned by optuna"
-
-
-def _alive(pid) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, ValueError, TypeError):
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _trial(study: optuna.Study, number: int):
@@ -59,7 +49,7 @@ def reap(study: optuna.Study, storage, grace_s: float = GRACE_S) -> list[int]:
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         w, beat = t.user_attrs.get("worker") or {}, t.user_attrs.get("heartbeat")
         if w.get("host") == host:
-            why = None if _alive(w.get("pid")) else f"its worker, process {w.get('pid')}, is gone"
+            why = None if alive(w.get("pid")) else f"its worker, process {w.get('pid')}, is gone"
         else:
             last = beat if beat is not None else (t.datetime_start.timestamp() if t.datetime_start else now)
             why = f"no heartbeat from {w.get('host', '?')} for {now - last:.0f} s" if now - last > grace_s else None
