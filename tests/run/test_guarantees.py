@@ -114,15 +114,18 @@ def test_a_second_process_is_refused_and_a_dead_ones_lock_taken_over(tmp_path, c
 
 
 def test_a_lock_with_no_owner_record_says_how_to_free_it(tmp_path):
-    _run(tmp_path / "r", "train.epochs=1")
+    rd = RunDir(tmp_path / "r")
+    rd.path.mkdir()
     for junk in ("garbage", "[1]", ""):
-        (tmp_path / "r" / LOCK).write_text(junk)
+        rd.lock_path.write_text(junk)
         with pytest.raises(UserError, match="a lock with no readable owner record; if no aejax process is using "
                                             "this folder .* remove that file and rerun"):
-            _run(tmp_path / "r", "train.epochs=2")
-        assert (tmp_path / "r" / LOCK).read_text() == junk  # left for the user to judge
-    (tmp_path / "r" / LOCK).unlink()
-    assert _run(tmp_path / "r", "train.epochs=2")["epochs_run"] == 2
+            rd.lock()
+        assert rd.lock_path.read_text() == junk and not rd.held()  # left for the user to judge
+    rd.lock_path.unlink()
+    rd.lock()
+    assert rd.held() and json.loads(rd.lock_path.read_text())["pid"] == os.getpid()
+    rd.release()
 
 
 def test_a_run_being_started_by_another_process_is_named_as_in_use(tmp_path):
