@@ -18,7 +18,7 @@ from aejax.models import losses
 from aejax.run import experiment as experiment_lib
 from aejax.run import sinks
 from aejax.run.experiment import Experiment
-from aejax.run.sweep import run_name
+from aejax.run.sweep import fit_name, run_name
 from aejax.train import step
 
 #: Settings that do not change a run's results: not part of its default directory name.
@@ -137,5 +137,5 @@ def default_workdir(exp_name: str, cfg: Mapping, overrides: Iterable[str] = ()) 
         if key.strip() not in NOT_IN_NAME:
             sets[key.strip()] = config_lib.parse_value(text)
     if sets:
-        name = f"{name},{run_name(sets)}"
+        name = fit_name(f"{name},{run_name(sets)}")
     return Path("results") / exp_name / name

@@ -25,6 +25,7 @@ Sweep options are given as ``--set sweep.NAME=VALUE`` and are not part of any ru
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -53,7 +54,15 @@ def run_name(overrides: Mapping) -> str:
              for k, v in overrides.items()]
     name = ",".join(parts) or "base"
     name = name.replace("[", "(").replace("]", ")")
-    return re.sub(r"[^A-Za-z0-9_.=,+\-()]", "_", name)
+    return fit_name(re.sub(r"[^A-Za-z0-9_.=,+\-()]", "_", name))
+
+
+def fit_name(name: str, limit: int = 240) -> str:
+    """``name`` if it has at most ``limit`` characters (filesystems allow 255), else its start and
+    ``~`` and 12 hex digits of its SHA-1: still readable, still one directory per configuration."""
+    if len(name) <= limit:
+        return name
+    return f"{name[:limit - 13]}~{hashlib.sha1(name.encode()).hexdigest()[:12]}"
 
 
 def parse_shard(text: str) -> tuple[int, int]:

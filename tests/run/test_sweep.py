@@ -1,5 +1,7 @@
 """aejax.run.sweep: run names, options, seed groups, and skip / resume (a killed sweep resumes;
 a finished one trains nothing)."""
+import json
+
 import pytest
 
 from aejax import api, hyper
@@ -20,6 +22,19 @@ def test_run_names_are_safe_checkpoint_paths():
     name = sweep.run_name({"model.hidden": [32, 16], "model.activation": "relu", "train.learning_rate": 1e-3,
                            "seed": 0})
     assert name == "model.hidden=(32,16),model.activation=relu,train.learning_rate=0.001,seed=0"
+
+
+def test_long_configurations_get_names_a_filesystem_takes(tmp_path):
+    # 255 bytes is the usual limit of one name: a long list used to end in "File name too long".
+    from aejax.run.resolve import default_workdir
+    long_a, long_b = {"model.hidden": [7] * 120}, {"model.hidden": [7] * 119 + [8]}
+    a, b = sweep.run_name(long_a), sweep.run_name(long_b)
+    assert len(a) == len(b) == 240 and a != b and a == sweep.run_name(long_a)  # distinct and stable
+    assert a.startswith("model.hidden=(7,7,") and "~" in a
+    work = default_workdir("mnist_dense", {"quick": True}, ["model.hidden=" + json.dumps([7] * 120)])
+    assert len(work.name) == 240 and work.name.startswith("quick,model.hidden=(7,7,")
+    (tmp_path / a).mkdir()
+    (tmp_path / work.name).mkdir()
 
 
 def test_sweep_options_are_checked(tmp_path):
