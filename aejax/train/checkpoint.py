@@ -24,9 +24,23 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-from aejax.errors import UserError
+from aejax.errors import RunFailed, UserError
 
 KINDS = ("latest", "best")
+
+
+def _write_failure(e: BaseException) -> str | None:
+    """Why a save failed when the filesystem refused a write (a full disk, no permission, a
+    read-only mount), in a few words; None for any other error."""
+    text = str(e)
+    for needle, reason in (("No space left", "no space left on device"), ("RESOURCE_EXHAUSTED", "disk full"),
+                           ("Read-only file system", "read-only file system"),
+                           ("Permission denied", "permission denied"), ("PERMISSION_DENIED", "permission denied")):
+        if needle in text:
+            return reason
+    if isinstance(e, OSError):
+        return e.strerror or text.splitlines()[0][:200]
+    return None
 
 
 class Checkpoints:
@@ -67,9 +81,17 @@ class Checkpoints:
             if self._primary:
                 (self.directory / kind / f"{epoch}.sha256").unlink(missing_ok=True)
             mgr.delete(epoch)
-        mgr.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(state), loop=ocp.args.JsonSave(loop)),
-                 force=True)
-        mgr.wait_until_finished()
+        try:
+            mgr.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                                    loop=ocp.args.JsonSave(loop)), force=True)
+            mgr.wait_until_finished()
+        except Exception as e:  # noqa: BLE001 - TensorStore reports a failed write as a ValueError
+            reason = _write_failure(e)
+            if reason is None:
+                raise
+            raise RunFailed(f"{self.directory / kind}: cannot write the checkpoint of epoch {epoch} ({reason}); "
+                            "the checkpoints saved before it are kept. Free space (or mend the disk) and rerun "
+                            "the same command to resume") from e
         if self._primary:
             seal = self.directory / kind / f"{epoch}.sha256"
             tmp = seal.with_suffix(".tmp")
