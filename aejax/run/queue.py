@@ -78,11 +78,7 @@ def read_holder(lock_path: Path) -> tuple[dict, os.stat_result] | None:
             text = f.read()
     except FileNotFoundError:
         return None
-    try:
-        info = json.loads(text)
-    except ValueError:
-        info = {}
-    return (info if isinstance(info, dict) else {}), st
+    return rundir_lib.lock_record(text) or {}, st
 
 
 def describe(info: Mapping) -> str:
@@ -123,10 +119,7 @@ def take_over(lock_path: Path, seen: os.stat_result, message: str, info: Mapping
             return False
         if info is None:
             return True
-        try:
-            return json.loads(text) == info
-        except ValueError:
-            return info == {}
+        return (rundir_lib.lock_record(text) or {}) == info  # read as read_holder reads it
 
     if rundir_lib.remove_stale_lock(lock_path, unchanged):
         print(message, file=sys.stderr, flush=True)

@@ -100,13 +100,21 @@ def _parses(line: str) -> bool:
     return True
 
 
-def _lock_record(path: Path) -> dict | None:
-    """A lock file's owner record, or None when it is unreadable or not aejax's."""
+def lock_record(text: str) -> dict | None:
+    """A lock file's owner record (pid, host, since, ...) from its text, or None when it is empty,
+    cut short or not aejax's."""
     try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
+        record = json.loads(text)
+    except ValueError:
         return None
     return record if isinstance(record, dict) else None
+
+
+def _lock_record(path: Path) -> dict | None:
+    try:
+        return lock_record(path.read_text())
+    except OSError:
+        return None
 
 
 def alive(pid) -> bool:
@@ -382,11 +390,8 @@ class RunDir:
                     holder = _lock_record(self.lock_path) or {}
                 if holder.get("host") == me["host"] and not alive(holder.get("pid")):
                     def still_dead(st, text, pid=holder.get("pid")):
-                        try:
-                            now = json.loads(text)
-                        except ValueError:
-                            return False
-                        return isinstance(now, dict) and now.get("host") == me["host"] and now.get("pid") == pid
+                        now = lock_record(text) or {}
+                        return now.get("host") == me["host"] and now.get("pid") == pid
                     if remove_stale_lock(self.lock_path, still_dead):
                         print(f"aejax: {self.path}: taking over the lock of process {holder.get('pid')}, which is "
                               "no longer running", file=sys.stderr)
