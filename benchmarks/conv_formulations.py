@@ -163,10 +163,11 @@ def main(argv=None) -> int:
 
 
 #: (kernel, image side, input channels, output channels, input gradient too): the course's first
-#: layer, other one-channel first layers, and the few-channel layers for which rows do not pay.
-LAYERS = [(3, 28, 1, 16, False), (3, 28, 1, 8, False), (3, 28, 1, 32, False), (4, 28, 1, 64, False),
-          (5, 28, 1, 16, False), (3, 64, 1, 16, False), (3, 28, 3, 16, False), (3, 28, 3, 32, False),
-          (3, 14, 4, 8, True), (3, 14, 16, 8, True)]
+#: layer, other one- and three-channel first layers, and hidden layers of a few channels on either
+#: side of common.rows_pay's bound (k k C_in <= 54 taps).
+LAYERS = [(3, 28, 1, 16, False), (3, 28, 1, 32, False), (4, 28, 1, 64, False), (5, 28, 1, 16, False),
+          (3, 64, 1, 16, False), (3, 32, 3, 32, False), (4, 28, 3, 32, False), (3, 28, 4, 16, True),
+          (3, 14, 6, 8, True), (3, 14, 8, 16, True), (5, 28, 3, 16, False), (3, 14, 16, 8, True)]
 
 
 def layers(batch: int, rounds: int) -> int:

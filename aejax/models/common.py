@@ -186,27 +186,30 @@ def conv_params(module: nn.Module, k: int, c_in: int, features: int, kernel_init
 
 
 def pool_tap_rows(x, k: int):
-    """The inputs of a stride-1 'same' k x k convolution, one row per kernel entry, grouped by 2x2 pool
-    position. x [B, H, W, C] (H, W even) -> [k k C, 4, B H/2 W/2]: entry ((i k + j) C + c, 2 a + e,
-    (b, u, v)) is x[b, 2u + a + i - lo, 2v + e + j - lo, c] (zero outside the image).
+    """The inputs of a stride-1 'same' k x k convolution grouped by 2x2 pool position, one row per output
+    pixel. x [B, H, W, C] (H, W even) -> [4, B H/2 W/2, k k C]: entry (2 a + e, (b, u, v), (i k + j) C + c)
+    is x[b, 2u + a + i - lo, 2v + e + j - lo, c] (zero outside the image), so ``rows @ kernel.reshape(-1,
+    C_out)`` is the convolution at the pool position (a, e).
 
-    Each row is a unit-stride slice of one of the four phase planes x[:, r::2, s::2] of the padded
-    image, so building the rows is k k C contiguous copies (no stride-2 reads per row)."""
+    Each tap is a unit-stride slice of one of the four phase planes x[:, r::2, s::2] of the padded
+    image (no stride-2 reads per tap); the taps are the rows' last axis, which the forward product
+    contracts as it lies (built tap-first, the rows cost XLA:CPU a concatenation and two transposed
+    copies: ~1 ms of the course step)."""
     b, h, w, c = x.shape
     lo, hi = same_padding(k)
     eh, ew = (h + k - 1) % 2, (w + k - 1) % 2  # one more zero row / column where the padded size is odd
-    xp = jnp.moveaxis(jnp.pad(x, ((0, 0), (lo, hi + eh), (lo, hi + ew), (0, 0))), -1, 0)  # [C, B, Hp, Wp]
-    hp, wp = xp.shape[2] // 2, xp.shape[3] // 2
-    planes = jnp.moveaxis(xp.reshape(c, b, hp, 2, wp, 2), (3, 5), (0, 1))  # [2, 2, C, B, Hp/2, Wp/2]
-    rows = [jnp.stack([planes[(a + i) % 2, (e + j) % 2, :, :, (a + i) // 2:(a + i) // 2 + h // 2,
-                              (e + j) // 2:(e + j) // 2 + w // 2] for a in (0, 1) for e in (0, 1)], 1)
-            for i in range(k) for j in range(k)]  # each [C, 4, B, H/2, W/2]
-    return jnp.stack(rows).reshape(k * k * c, 4, b * (h // 2) * (w // 2))
+    xp = jnp.pad(x, ((0, 0), (lo, hi + eh), (lo, hi + ew), (0, 0)))  # [B, Hp, Wp, C]
+    planes = [[xp[:, r::2, s::2] for s in (0, 1)] for r in (0, 1)]  # [B, Hp/2, Wp/2, C]
+    tap = lambda a, e, i, j: planes[(a + i) % 2][(e + j) % 2][:, (a + i) // 2:(a + i) // 2 + h // 2,
+                                                              (e + j) // 2:(e + j) // 2 + w // 2]
+    rows = [jnp.stack([tap(a, e, i, j) for i in range(k) for j in range(k)], -2)  # [B, H/2, W/2, k k, C]
+            for a in (0, 1) for e in (0, 1)]
+    return jnp.stack(rows).reshape(4, b * (h // 2) * (w // 2), k * k * c)
 
 
 @jax.custom_vjp
 def pooled_conv_rows(x, kernel):
-    """``max_pool_2x2(conv_same(x, kernel))`` as one product of the kernel with :func:`pool_tap_rows`.
+    """``max_pool_2x2(conv_same(x, kernel))`` as one product of :func:`pool_tap_rows` with the kernel.
     [B, H, W, C] (H, W even) -> [B, H/2, W/2, C_out].
 
     XLA:CPU's convolution is slowest where each output reads few inputs (the first layer of a
@@ -223,8 +226,8 @@ def pooled_conv_rows(x, kernel):
 def _pooled_conv_rows_fwd(x, kernel):
     b, h, w, _ = x.shape
     k, cout = kernel.shape[0], kernel.shape[-1]
-    rows = pool_tap_rows(x, k)  # [F, 4, n]
-    y = jnp.einsum("fpn,fc->pnc", rows, kernel.reshape(-1, cout))  # [4, n, C_out]
+    rows = pool_tap_rows(x, k)  # [4, n, F]
+    y = rows @ kernel.reshape(-1, cout)  # [4, n, C_out]
     m = jnp.maximum(jnp.maximum(y[0], y[1]), jnp.maximum(y[2], y[3]))  # [n, C_out]
     return m.reshape(b, h // 2, w // 2, cout), (x, kernel, rows, y, m)
 
@@ -234,28 +237,29 @@ def _pooled_conv_rows_bwd(res, g):
     k, cout = kernel.shape[0], kernel.shape[-1]
     hit = y == m  # [4, n, C_out]: where each maximum came from
     gy = jnp.where(hit, g.reshape(-1, cout) / hit.sum(0), 0.0)
-    dkernel = jnp.einsum("fpn,pnc->fc", rows, gy).reshape(kernel.shape)
+    dkernel = (rows.reshape(-1, rows.shape[-1]).T @ gy.reshape(-1, cout)).reshape(kernel.shape)
     _, rows_vjp = jax.vjp(lambda x: pool_tap_rows(x, k), x)  # XLA drops it when x needs no gradient (data)
-    return rows_vjp(jnp.einsum("fc,pnc->fpn", kernel.reshape(-1, cout), gy))[0], dkernel
+    return rows_vjp(gy @ kernel.reshape(-1, cout).T)[0], dkernel
 
 
 pooled_conv_rows.defvjp(_pooled_conv_rows_fwd, _pooled_conv_rows_bwd)
 
 
 def rows_pay(k: int, c_in: int, hw: tuple[int, int]) -> bool:
-    """Whether :func:`pooled_conv_rows` beats convolution + pool here: on CPU, for a one-channel input,
-    a kernel of at most 4 x 4 and an even image. ``benchmarks/conv_formulations.py --layers`` (forward
-    + kernel gradient, batch 128, XLA:CPU, 2 cores): 1.2-1.9x for one input channel with k = 3 or 4
-    (28 x 28, 8-64 output channels); 0.9-1.1x with k = 5 or a 64 x 64 image; erratic with more input
-    channels (0.14-1.6x), which therefore keep the convolution."""
-    return jax.default_backend() == "cpu" and c_in == 1 and k <= 4 and not (hw[0] % 2 or hw[1] % 2)
+    """Whether :func:`pooled_conv_rows` beats convolution + pool here: on CPU, for an even image and rows
+    of at most 54 taps (k k C_in: a grayscale or RGB first layer, a layer of a few channels).
+    ``benchmarks/conv_formulations.py --layers`` (forward + kernel gradient, and the input's where the
+    input has channels; batch 128, XLA:CPU, 2 cores, 2026-11-30): 1.04-2.3x for 9-54 taps (k = 3-5,
+    1-6 input channels, 14 x 14 to 64 x 64); 0.41-1.23x beyond (72-144 taps), which therefore keep the
+    convolution."""
+    return jax.default_backend() == "cpu" and k * k * c_in <= 54 and not (hw[0] % 2 or hw[1] % 2)
 
 
 class PooledConv(nn.Module):
     """``max_pool_2x2(nn.Conv(features, (k, k), padding='SAME')(x))`` with nn.Conv's parameters, the bias
     added after the pool: ``max(y + b) == max(y) + b`` (exactly: rounding is monotone), so the full
     resolution output is never touched again (XLA:CPU: one pass over it fewer, forward and backward).
-    On CPU a one-channel input (the first layer of a grayscale model) goes through
+    On CPU a layer with few inputs per output (the first layer of a grayscale or RGB model) goes through
     :func:`pooled_conv_rows` (:func:`rows_pay`); ``impl`` forces one way."""
 
     features: int

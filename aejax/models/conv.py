@@ -10,11 +10,11 @@ padding, as in the course's Keras code.
 Computed in the forms XLA:CPU runs fastest, with ``nn.Conv``'s parameters (names, shapes,
 initializers): each encoder convolution and its pool are one ``PooledConv`` (max of four
 strided slices, then the bias and a non-decreasing activation on a quarter of the values; on CPU
-the one-channel first layer as one matmul over its pool-grouped taps, ``pooled_conv_rows``); every
-decoder convolution that reads an upsampled image is an ``UpConv``, which never builds that image on
-CPU: the output convolution as its taps' products at the low resolution, a narrow hidden one as one
-matmul per output-row parity against a banded matrix (``conv_upsampled_band``). Measured one by one:
-benchmarks/conv_formulations.py.
+a layer of few input channels, such as the first, as one matmul over its pool-grouped taps,
+``pooled_conv_rows``); every decoder convolution that reads an upsampled image is an ``UpConv``,
+which never builds that image on CPU: the output convolution as its taps' products at the low
+resolution, a narrow hidden one as one matmul per output-row parity against a banded matrix
+(``conv_upsampled_band``). Measured one by one: benchmarks/conv_formulations.py.
 """
 from __future__ import annotations
 

@@ -92,12 +92,12 @@ def test_pooled_conv_rows_equals_conv_then_pool_values_and_gradients(k, h, w, c_
 
 def test_pool_tap_rows_are_the_convolution_inputs_by_pool_position():
     x = jnp.arange(2 * 4 * 6, dtype=jnp.float32).reshape(2, 4, 6, 1) + 1  # no zeros but the padding
-    rows = pool_tap_rows(x, 3)  # [9, 4, 2 * 2 * 3]
+    rows = pool_tap_rows(x, 3)  # [4, 2 * 2 * 3, 9]
     xp = np.pad(np.asarray(x)[..., 0], ((0, 0), (1, 1), (1, 1)))
     for (i, j) in [(0, 0), (1, 2), (2, 1)]:
         for a, e in [(0, 0), (0, 1), (1, 0), (1, 1)]:
             want = xp[:, a + i:a + i + 4:2, e + j:e + j + 6:2].reshape(-1)  # (b, u, v) order
-            np.testing.assert_array_equal(rows[i * 3 + j, 2 * a + e], want)
+            np.testing.assert_array_equal(rows[2 * a + e, :, i * 3 + j], want)
 
 
 def test_pooled_conv_rows_shares_the_gradient_of_tied_maxima():
@@ -115,5 +115,6 @@ def test_pooled_conv_both_implementations_agree_and_rows_only_where_they_pay():
     outs = [PooledConv(4, 3, impl=impl).apply(params, x) for impl in ("rows", "conv")]
     np.testing.assert_allclose(outs[0], outs[1], rtol=1e-5, atol=1e-6)
     on_cpu = jax.default_backend() == "cpu"
-    assert rows_pay(3, 1, (28, 28)) == on_cpu
-    assert not rows_pay(3, 16, (14, 14)) and not rows_pay(5, 1, (28, 28)) and not rows_pay(3, 1, (7, 7))
+    assert rows_pay(3, 1, (28, 28)) == rows_pay(5, 1, (28, 28)) == rows_pay(3, 6, (14, 14)) == on_cpu
+    assert not rows_pay(3, 8, (14, 14)) and not rows_pay(3, 16, (14, 14)) and not rows_pay(5, 3, (28, 28))
+    assert not rows_pay(3, 1, (7, 7))
