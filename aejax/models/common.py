@@ -250,7 +250,7 @@ def rows_pay(k: int, c_in: int, hw: tuple[int, int]) -> bool:
     of at most 54 taps (k k C_in: a grayscale or RGB first layer, a layer of a few channels).
     ``benchmarks/conv_formulations.py --layers`` (forward + kernel gradient, and the input's where the
     input has channels; batch 128, XLA:CPU, 2 cores, 2026-11-30): 1.04-2.3x for 9-54 taps (k = 3-5,
-    1-6 input channels, 14 x 14 to 64 x 64); 0.41-1.23x beyond (72-144 taps), which therefore keep the
+    1-6 input channels, 14 x 14 to 64 x 64); 0.37-1.23x beyond (72-144 taps), which therefore keep the
     convolution."""
     return jax.default_backend() == "cpu" and k * k * c_in <= 54 and not (hw[0] % 2 or hw[1] % 2)
 
