@@ -30,6 +30,10 @@ which is shared and noisy here, hits them alike):
   shared 2-core machine, under load, OpenMP's default spin-waiting made PyTorch
   eager 4-8x slower (dense 1.1-2.3k samples/s with 2 spinning threads vs 8-9k
   passive, 9-10k with 1 thread), which would flatter aejax.
+- **allocator**: the process runs with the allocator settings ``aejax run`` makes
+  (``aejax.jaxsetup.tune_malloc``: glibc keeps freed scratch mapped), for every
+  contender alike (PyTorch's loop runs in the same process); ``--malloc glibc``
+  leaves glibc's defaults.
 - **matmul**: numpy fp32 ``(2048 x 2048) @ (2048 x 2048)``, 2 * 2048^3 FLOP.
 
 FLOP counts (analytic, per training sample), forward FLOPs F = sum over layers
@@ -251,7 +255,16 @@ def main(argv=None) -> int:
     p.add_argument("--steps", action="store_true",
                    help="diagnostic: also time each model's other epoch path (a lax.scan or a Python "
                         "loop over the jitted step; the experiment's own is train.scan_epoch)")
+    p.add_argument("--malloc", choices=("aejax", "glibc"), default="aejax",
+                   help="aejax: the allocator settings `aejax run` makes (jaxsetup.tune_malloc), for the whole "
+                        "process; glibc: its defaults (default %(default)s)")
     args = p.parse_args(argv)
+    if args.malloc == "aejax":
+        from aejax import jaxsetup
+        malloc = "aejax (tune_malloc)" if jaxsetup.tune_malloc() else "unchanged (tune_malloc declined)"
+    else:
+        malloc = "glibc defaults"
+    print(f"allocator: {malloc}", flush=True)
     BATCH = args.batch
     kinds = [k for k in ("dense", "conv") if k in args.models.split(",")]
 
@@ -349,6 +362,7 @@ def main(argv=None) -> int:
           f"end {load_end[0]:.2f}/{load_end[1]:.2f}/{load_end[2]:.2f}; {rounds} interleaved rounds")
     if args.json:
         out = {"machine": machine_info(), "command": " ".join(sys.argv), "rounds": rounds, "batch": BATCH,
+               "allocator": malloc,
                "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
                "load_start": load_start, "load_end": load_end,
                "flops_per_sample": {"formula": "3*F - F_first (F = forward FLOPs, 2 per multiply-add)",
