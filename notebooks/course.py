@@ -51,6 +51,9 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 
 import aejax
+from aejax import jaxsetup
+
+jaxsetup.tune_malloc()  # as the `aejax` command does: each step's scratch memory stays mapped (faster conv training)
 
 # AEJAX_QUICK=1 runs every experiment's --quick smoke configuration (seconds, 2 epochs on 512 images):
 # every figure is made, none of the numbers means anything.
