@@ -52,13 +52,13 @@ MALLOC_SETTINGS = {_M_MMAP_THRESHOLD: 64 << 20, _M_TRIM_THRESHOLD: 1 << 30, _M_T
 
 
 def tune_malloc() -> bool:
-    """Keep freed heap memory for reuse instead of returning it to the kernel (glibc only; once per process).
+    """Keep freed heap memory for reuse instead of returning it to the kernel (glibc only; idempotent).
 
     XLA:CPU allocates each execution's scratch afresh (22 MB per step for the course conv model at batch
     128, 44 MB at 256). glibc's defaults serve blocks above a moving threshold (at most 32 MB) with a
     fresh ``mmap``, trim the heap's top beyond twice that, and drop a thread arena's emptied heaps, so
-    the pages come back to the kernel after a step and fault in again at the next: 0.5-1.5 M page faults
-    per epoch at batch 128, 2.4 M at 256 (1.4-6 s of system time per 54,000 examples). Here blocks below
+    the pages come back to the kernel after a step and fault in again at the next: 0.05-1.5 M page faults
+    per epoch at batch 128, 2.4 M at 256 (up to 4-6 s of system time per 54,000 examples). Here blocks below
     64 MB come from the heap, which keeps up to 1 GB of free top and 64 MB of padding per heap: no faults
     after the first steps, for ~100-200 MB more peak memory (benchmarks/README.md).
 

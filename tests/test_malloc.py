@@ -35,7 +35,8 @@ CYCLES = textwrap.dedent("""
 
 
 def _faults(mode: str) -> tuple[str, int]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "AEJAX_TUNE_MALLOC"}
+    env = {k: v for k, v in os.environ.items()  # glibc's defaults: none of the user's own settings
+           if not k.startswith("MALLOC_") and k not in ("AEJAX_TUNE_MALLOC", "GLIBC_TUNABLES")}
     out = subprocess.run([sys.executable, "-c", CYCLES, mode], env=env, capture_output=True, text=True, check=True)
     applied, faults = out.stdout.split()
     return applied, int(faults)
