@@ -49,7 +49,7 @@ def base_config() -> dict:
             "loss": "mse",
             "eval_batch_size": 1000,
             "strategy": "mesh",     # "mesh" (jit + NamedSharding) or "pmap"; both data-parallel
-            "scan_epoch": True,     # epoch = one lax.scan; false: a loop over the jitted step (faster for convs on CPU)
+            "scan_epoch": True,     # epoch = one lax.scan; false: a loop over the jitted step (mnist_conv, on CPU)
             "progress": True,
             "checkpoint_every_s": 30.0,  # save 'latest' at most this often (and at the end)
         },

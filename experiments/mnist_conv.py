@@ -19,11 +19,12 @@ for ReLU layers) instead of Keras' glorot-uniform, whose first layer (fan_in
 He-uniform default ends slightly below the Keras reference; Keras with
 He-uniform kernels does not gain, so the init's own effect is not established.
 
-The epoch runs as a Python loop over the jitted step (``train.scan_epoch=false``):
-inside a ``lax.scan`` XLA:CPU computes the convolutions' gradients with its
-generic convolution instead of the rewritten kernels it uses at the top level
-(this model: ~5x slower scanned); dense models are as fast or faster scanned,
-so they keep the scan.
+The epoch runs as a Python loop over the jitted step (``train.scan_epoch=false``),
+the faster path for this model at batch 128 on CPU (a scanned epoch: 0.91-1.04x
+its speed; at batch 256 1.06-1.16x). Inside a ``lax.scan`` XLA:CPU would compute
+the convolutions' gradients with its generic convolution (~3x slower); the engine
+traces scanned epochs with ``common.loop_body_convolutions``, which gives them
+gradients XLA runs fast in a loop (benchmarks/scan_convolutions.py).
 
 Code: :mod:`aejax.projects.course`. Measured: benchmarks/README.md#mnist_conv.
 """

@@ -4,6 +4,7 @@ reference models have exactly aejax's parameter counts (so the comparisons are l
 Timings are never asserted here: speed numbers come from running benchmarks/*.py.
 """
 import importlib.util
+import json
 import os
 from pathlib import Path
 
@@ -144,3 +145,19 @@ def test_course_script_without_the_data_says_how_to_get_it(tmp_path, capsys):
     assert course.main(["--data", str(tmp_path), "--root", str(tmp_path / "runs")]) == 2
     assert "apt-get install -y dataset-fashion-mnist" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()  # nothing started, nothing written
+
+
+def test_scan_convolutions_times_every_contender_and_restores_the_engine(tmp_path, monkeypatch):
+    """A smoke run (two steps per epoch, one round): every contender is built and timed; the switch
+    to XLA's gradients is undone afterwards."""
+    from aejax.models import common
+    from aejax.train import step
+
+    monkeypatch.setenv("AEJAX_TUNE_MALLOC", "0")  # leave this test process's allocator alone
+    out = tmp_path / "scan.json"
+    assert _load("scan_convolutions").main(["--n", "256", "--rounds", "1", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["results"]
+    assert [r["contender"] for r in rows] == ["looped", "scanned (loop)", "scanned (xla)", "2 seeds (loop)",
+                                              "2 seeds (xla)"]
+    assert all(r["samples_per_s"] > 0 for r in rows)
+    assert step.loop_body_convolutions is common.loop_body_convolutions

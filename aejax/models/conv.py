@@ -22,8 +22,8 @@ from typing import ClassVar, Sequence
 
 import flax.linen as nn
 
-from aejax.models.common import (activation, initializer, max_pool_2x2, MONOTONE, NORMS, norm_layers, normed, PooledConv,
-                                 register, UpConv)
+from aejax.models.common import (activation, Conv, initializer, max_pool_2x2, MONOTONE, NORMS, norm_layers, normed,
+                                 PooledConv, register, UpConv)
 
 
 @register("conv")
@@ -48,17 +48,16 @@ class ConvAE(nn.Module):
         # with the max), each convolution and its max-pool are one PooledConv: pool, then activate.
         self.pooled = self.norm == "none" and all(a in MONOTONE for a in self.encoder_activations())
         self.enc_convs = [PooledConv(c, k, init, name=f"enc_{i}") if self.pooled else
-                          nn.Conv(c, (k, k), padding="SAME", kernel_init=init, name=f"enc_{i}")
+                          Conv(c, k, init, name=f"enc_{i}")
                           for i, (c, k) in enumerate(self.encoder)]
         # Every decoder convolution but the first reads an upsampled image: UpConv upsamples and convolves.
         self.dec_convs = [UpConv(c, k, None, init, name=f"dec_{i}") if i else
-                          nn.Conv(c, (k, k), padding="SAME", kernel_init=init, name=f"dec_{i}")
+                          Conv(c, k, init, name=f"dec_{i}")
                           for i, (c, k) in enumerate(self.decoder)]
         if self.decoder:  # the output convolution reads an upsampled image: computed at the low resolution
             self.out_conv = UpConv(self.out_shape[-1], self.output_kernel, tuple(self.out_shape[:2]), init, name="out")
         else:
-            self.out_conv = nn.Conv(self.out_shape[-1], (self.output_kernel,) * 2, padding="SAME", kernel_init=init,
-                                    name="out")
+            self.out_conv = Conv(self.out_shape[-1], self.output_kernel, init, name="out")
 
     def encoder_activations(self) -> list[str]:
         """The activation of each encoder convolution, by name."""

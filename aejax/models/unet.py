@@ -13,12 +13,11 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from aejax.models.common import max_pool_2x2, register, upsample_2x2
+from aejax.models.common import Conv, max_pool_2x2, register, upsample_2x2
 
 
 def _block(features: int, name: str):
-    return nn.Sequential([nn.Conv(features, (3, 3), padding="SAME", name=f"{name}_a"), nn.relu,
-                          nn.Conv(features, (3, 3), padding="SAME", name=f"{name}_b"), nn.relu])
+    return nn.Sequential([Conv(features, 3, name=f"{name}_a"), nn.relu, Conv(features, 3, name=f"{name}_b"), nn.relu])
 
 
 @register("unet")
@@ -33,7 +32,7 @@ class UNet(nn.Module):
         self.down = [_block(f, f"down_{i}") for i, f in enumerate(self.features[:-1])]
         self.bottom = _block(self.features[-1], "bottom")
         self.up = [_block(f, f"up_{i}") for i, f in enumerate(self.features[:-1])]
-        self.logits = nn.Conv(self.out_channels, (1, 1), name="logits")
+        self.logits = Conv(self.out_channels, 1, name="logits")
 
     def _encode(self, x):
         skips = []

@@ -27,7 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from aejax.train.step import AXIS, RUN_ONCE, Task, Trainer, abstract_init, batch_step, init_program, init_state
+from aejax.train.step import (AXIS, RUN_ONCE, Task, Trainer, abstract_init, batch_step, init_program, init_state,
+                              scan_steps)
 
 
 def select(mask, new, old):
@@ -157,7 +158,7 @@ class Group:
                 mets.append(met)
             return new, mets
 
-        new, mets = jax.lax.scan(body, states, jnp.swapaxes(idx, 0, 1))  # over the nb batches
+        new, mets = scan_steps(body, states, jnp.swapaxes(idx, 0, 1))  # over the nb batches
         new = [select(active[j], n, o) for j, (n, o) in enumerate(zip(new, states))]
         return new, self._flat([jax.tree.map(lambda a: a.mean(axis=0), m) for m in mets])
 

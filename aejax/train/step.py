@@ -26,7 +26,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from aejax.models import losses
-from aejax.models.common import RUNNING, with_running_stats
+from aejax.models.common import loop_body_convolutions, RUNNING, with_running_stats
 
 AXIS = "data"
 
@@ -210,6 +210,15 @@ def init_state(task: Task, example_shape, seed: int):
     return compiled(jnp.uint32(seed))
 
 
+def scan_steps(body, state, xs):
+    """``jax.lax.scan(body, state, xs)`` for an epoch of training steps: every scanned epoch (one run,
+    pmap, a vectorised group) goes through here, traced in
+    :func:`~aejax.models.common.loop_body_convolutions` so that convolutions keep fast gradients
+    inside the loop on CPU."""
+    with loop_body_convolutions():
+        return jax.lax.scan(body, state, xs)
+
+
 def batch_step(task: Task, state: TrainState, clean, step_key):
     """:func:`train_step` on a batch of clean examples by the engine's key rule: the step's key is
     ``fold_in(step_key, state.step)``, the input ``corrupt(clean, fold_in(key, 1))``, the target ``clean``."""
@@ -313,7 +322,7 @@ class Trainer:
         return batch_step(self.task, state, clean, step_key)
 
     def _epoch_mesh(self, state, x, idx, step_key):
-        state, metrics = jax.lax.scan(lambda s, i: self._step_mesh(s, x, i, step_key), state, idx)
+        state, metrics = scan_steps(lambda s, i: self._step_mesh(s, x, i, step_key), state, idx)
         return state, jax.tree.map(jnp.mean, metrics)
 
     def _epoch_steps(self, state, x, idx, step_key):
@@ -340,7 +349,7 @@ class Trainer:
             return train_step(self.task, state, mine(x_in), mine(clean), jax.random.fold_in(key, dev),
                               axis_name=AXIS)
 
-        state, metrics = jax.lax.scan(body, state, idx)
+        state, metrics = scan_steps(body, state, idx)
         return state, jax.tree.map(jnp.mean, metrics)
 
     def epoch(self, state, x, data_key, step_key, epoch: int):

@@ -5,8 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from aejax.models.common import (band_pays, conv_same, conv_upsampled, conv_upsampled_band, max_pool_2x2, pool_tap_rows,
-                                 pooled_conv_rows, PooledConv, rows_pay, upsample_2x2, UpConv)
+from aejax.models import common
+from aejax.models.common import (band_pays, Conv, conv_same, conv_same_loop, conv_upsampled, conv_upsampled_band,
+                                 loop_body_convolutions, max_pool_2x2, pool_tap_rows, pooled_conv_rows, PooledConv, rows_pay,
+                                 upsample_2x2, UpConv)
 
 
 def _reference_pool(x):
@@ -118,3 +120,42 @@ def test_pooled_conv_both_implementations_agree_and_rows_only_where_they_pay():
     assert rows_pay(3, 1, (28, 28)) == rows_pay(5, 1, (28, 28)) == rows_pay(3, 6, (14, 14)) == on_cpu
     assert not rows_pay(3, 8, (14, 14)) and not rows_pay(3, 16, (14, 14)) and not rows_pay(5, 3, (28, 28))
     assert not rows_pay(3, 1, (7, 7))
+
+
+@pytest.mark.parametrize("tap_matrix", [True, False])
+@pytest.mark.parametrize("b,h,w,c_in,c_out,k", [(2, 14, 14, 16, 8, 3), (3, 10, 9, 4, 6, 4), (2, 6, 7, 3, 5, 5),
+                                                  (2, 5, 5, 2, 3, 1), (2, 8, 8, 2, 3, 2)])
+def test_conv_same_loop_gradients_equal_the_convolutions(monkeypatch, tap_matrix, b, h, w, c_in, c_out, k):
+    """Odd and even kernels ('same' padding mirrored), the tap matrix and the product per tap."""
+    if not tap_matrix:
+        monkeypatch.setattr(common, "TAPS_BYTES", 0)
+    kx, kk, kg = jax.random.split(jax.random.key(0), 3)
+    x, kernel = jax.random.normal(kx, (b, h, w, c_in)), jax.random.normal(kk, (k, k, c_in, c_out))
+    g = jax.random.normal(kg, (b, h, w, c_out))
+    grads = lambda f: jax.grad(lambda x, kernel: jnp.sum(f(x, kernel) * g), (0, 1))(x, kernel)
+    np.testing.assert_array_equal(conv_same_loop(x, kernel), conv_same(x, kernel))
+    (dx, dk), (dx_ref, dk_ref) = grads(conv_same_loop), grads(conv_same)
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-5, atol=1e-5 * float(jnp.abs(dx_ref).max()))
+    np.testing.assert_allclose(dk, dk_ref, rtol=1e-5, atol=1e-5 * float(jnp.abs(dk_ref).max()))
+
+
+def test_conv_same_takes_the_loop_gradients_only_inside_a_loop_body_on_cpu():
+    x, kernel = jnp.ones((1, 4, 4, 2)), jnp.ones((3, 3, 2, 2))
+    # a fresh function per trace: JAX reuses the trace of a function it has seen with these shapes
+    calls = lambda: "custom_vjp" in str(jax.make_jaxpr(lambda x, kernel: conv_same(x, kernel))(x, kernel))
+    assert not calls()
+    with loop_body_convolutions():
+        assert calls() == (jax.default_backend() == "cpu")
+        with loop_body_convolutions():
+            pass
+        assert calls() == (jax.default_backend() == "cpu")  # a nested block leaves the outer one on
+    assert not calls()
+
+
+def test_conv_is_nn_conv_same_parameters_and_values():
+    x = jax.random.normal(jax.random.key(0), (2, 6, 5, 3))
+    ours, ref = Conv(4, 3, name="c"), nn.Conv(4, (3, 3), padding="SAME", name="c")
+    params = ref.init(jax.random.key(1), x)
+    assert jax.tree.map(jnp.shape, ours.init(jax.random.key(1), x)) == jax.tree.map(jnp.shape, params)
+    np.testing.assert_array_equal(ours.init(jax.random.key(1), x)["params"]["kernel"], params["params"]["kernel"])
+    np.testing.assert_array_equal(ours.apply(params, x), ref.apply(params, x))

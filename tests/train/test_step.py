@@ -31,20 +31,32 @@ def traced_once(monkeypatch):
     chex.clear_trace_counter()
 
 
-def test_a_step_loop_epoch_gives_the_scanned_epoch_numbers(traced_once):
-    task = _task(noise=0.1)
-    x_host = np.random.default_rng(1).uniform(size=(130, 8, 8, 1)).astype(np.float32)
+def _assert_scanned_equals_looped(task, x_host, batch_size, before_each=lambda: None):
+    """Two epochs scanned and two looped from the same state: the same parameters and loss."""
     out = []
     for scan in (True, False):
-        traced_once()
-        trainer = Trainer(task, batch_size=32, devices=jax.devices()[:1], scan_epoch=scan)
-        state, keys = init_state(task, (8, 8, 1), 0)
+        before_each()
+        trainer = Trainer(task, batch_size=batch_size, devices=jax.devices()[:1], scan_epoch=scan)
+        state, keys = init_state(task, x_host.shape[1:], 0)
         state, x = trainer.put_state(state), trainer.put(x_host)
         for epoch in (1, 2):
             state, metrics = trainer.epoch(state, x, keys["data"], keys["step"], epoch)
         out.append((jax.device_get(state.params), float(metrics["loss"])))
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), out[0][0], out[1][0])
     assert out[0][1] == pytest.approx(out[1][1], rel=1e-5)
+
+
+def test_a_step_loop_epoch_gives_the_scanned_epoch_numbers(traced_once):
+    x_host = np.random.default_rng(1).uniform(size=(130, 8, 8, 1)).astype(np.float32)
+    _assert_scanned_equals_looped(_task(noise=0.1), x_host, 32, before_each=traced_once)
+
+
+def test_a_scanned_conv_epoch_gives_the_step_loop_numbers():
+    """Inside the scan the convolutions take common.conv_same_loop's gradients (on CPU), outside XLA's."""
+    # enc_1 (8 input channels) and dec_0 are convolutions (the first layer is tap rows)
+    model = models.build({"name": "conv", "encoder": [[8, 3], [4, 3]], "decoder": [[4, 3], [8, 3]]}, (8, 8, 1))
+    x_host = np.random.default_rng(1).uniform(size=(96, 8, 8, 1)).astype(np.float32)
+    _assert_scanned_equals_looped(Task(model, make_optimizer("adam", 1e-3), "bce"), x_host, 16)
 
 
 def test_epoch_and_step_are_traced_once(traced_once):
