@@ -17,9 +17,11 @@ gradients (a canonical convolution and a matmul). This script times, for an expe
 - ``S seeds``: S seeds in one vmapped, scanned program (``aejax.train.programs.Group``, what
   ``--set sweep.vectorize_seeds=true`` trains), samples/s over all seeds;
 
-each ``scanned`` and ``S seeds`` program twice: as the engine traces it now (``loop``) and with
-``scan_steps`` as a plain ``lax.scan`` (``xla``: XLA's gradients in the loop, aejax before
-2026-11-30). Every program is built with ``aejax.run.builder.build`` from the experiment's config
+each ``scanned`` program twice: as the engine traces it now (``now``) and with ``scan_steps`` as a
+plain ``lax.scan`` (``before``: XLA's gradients in the loop, aejax before 2026-11-30); the ``S seeds``
+program three times: now (on CPU a conv model's seeds are unrolled inside the step,
+``programs.seeds_unrolled``), vmapped over the seeds with the loop gradients (``vmap``), and before
+(vmapped, XLA's gradients). Every program is built with ``aejax.run.builder.build`` from the experiment's config
 (``train.batch_size`` = ``--batch``) on synthetic images (uniform in [0, 1), ``--n`` per seed),
 compiled, run once untimed, then the rounds interleave every contender; the table gives the median
 epoch and samples/s, and each contender against ``looped``.
@@ -42,11 +44,12 @@ IMAGE = (28, 28, 1)
 class Contender:
     """One compiled epoch program; :meth:`run` times one epoch, blocking on its result."""
 
-    def __init__(self, name: str, cfg: dict, n: int, *, scan: bool, seeds: int = 1, loop_grads: bool = True):
+    def __init__(self, name: str, cfg: dict, n: int, *, scan: bool, seeds: int = 1, loop_grads: bool = True,
+                 unroll: bool = True):
         import jax
 
         from aejax.run import builder
-        from aejax.train import step as step_mod
+        from aejax.train import programs
         from aejax.train.programs import Group, Single
 
         self.name, self.jax, self.samples = name, jax, seeds * (n // cfg["train"]["batch_size"]) * cfg["train"][
@@ -55,8 +58,7 @@ class Contender:
         built = builder.build(cfg, IMAGE, n, strategy="mesh")
         x = np.random.default_rng(0).random((seeds, n, *IMAGE), np.float32)
         # The switch acts when the epoch is traced (here, at compile time) and is then baked in.
-        patch = contextlib.nullcontext() if loop_grads else _xla_gradients(step_mod)
-        with patch:
+        with _engine_as_before(programs, loop_grads, unroll):
             if seeds == 1:
                 self.program = Single(built.trainer, {"train": x[0]}, IMAGE, 0)
             else:
@@ -78,14 +80,19 @@ class Contender:
 
 
 @contextlib.contextmanager
-def _xla_gradients(step_mod):
-    """``scan_steps`` as a plain ``lax.scan`` (XLA's convolution gradients inside the loop)."""
-    saved = step_mod.loop_body_convolutions
-    step_mod.loop_body_convolutions = contextlib.nullcontext
+def _engine_as_before(programs, loop_grads: bool, unroll: bool):
+    """Without ``loop_grads``: ``scan_steps`` as a plain ``lax.scan`` (XLA's convolution gradients
+    inside the loop); without ``unroll``: a group vmaps every task's seeds."""
+    from aejax.train import step
+    saved = step.loop_body_convolutions, programs.seeds_unrolled
+    if not loop_grads:
+        step.loop_body_convolutions = contextlib.nullcontext
+    if not unroll:
+        programs.seeds_unrolled = lambda task, example_shape: False
     try:
         yield
     finally:
-        step_mod.loop_body_convolutions = saved
+        step.loop_body_convolutions, programs.seeds_unrolled = saved
 
 
 def main(argv=None) -> int:
@@ -112,10 +119,11 @@ def main(argv=None) -> int:
     s = args.seeds
     print(f"building {args.experiment} epochs (batch {args.batch}, {args.n} images per seed) ...", flush=True)
     contenders = [Contender("looped", cfg, args.n, scan=False),
-                  Contender("scanned (loop)", cfg, args.n, scan=True),
-                  Contender("scanned (xla)", cfg, args.n, scan=True, loop_grads=False),
-                  Contender(f"{s} seeds (loop)", cfg, args.n, scan=True, seeds=s),
-                  Contender(f"{s} seeds (xla)", cfg, args.n, scan=True, seeds=s, loop_grads=False)]
+                  Contender("scanned (now)", cfg, args.n, scan=True),
+                  Contender("scanned (before)", cfg, args.n, scan=True, loop_grads=False),
+                  Contender(f"{s} seeds (now)", cfg, args.n, scan=True, seeds=s),
+                  Contender(f"{s} seeds (vmap)", cfg, args.n, scan=True, seeds=s, unroll=False),
+                  Contender(f"{s} seeds (before)", cfg, args.n, scan=True, seeds=s, loop_grads=False, unroll=False)]
     times = {c.name: [] for c in contenders}
     for r in range(args.rounds):
         line = []

@@ -129,13 +129,14 @@ def uniform(shape, seed=1):
 
 # ---- training -------------------------------------------------------------------------------
 
-def digits_group(seeds, noise=0.2):
-    """A :class:`Group` of mnist_dense runs (small, on the digits), one per seed, and its parts:
+def digits_group(seeds, noise=0.2, experiment_name="mnist_dense",
+                 model_sets=("model.hidden=[16]", "model.latent_dim=4")):
+    """A :class:`Group` of ``experiment_name`` runs (small, on the digits), one per seed, and its parts:
     (built, programs, datasets, arrays, cfgs)."""
     from aejax.run import builder, experiment, resolve
     from aejax.train.programs import Group
-    exp = experiment.load("mnist_dense")
-    sets = ["data.name=digits", "model.hidden=[16]", "model.latent_dim=4", f"data.noise_std={noise}",
+    exp = experiment.load(experiment_name)
+    sets = ["data.name=digits", *model_sets, f"data.noise_std={noise}",
             "train.batch_size=128", "train.learning_rate=0.01", "train.progress=false"]
     cfgs = [resolve.resolve_config(exp, sets + [f"seed={s}"]) for s in seeds]
     datasets = [builder.load_data(c) for c in cfgs]

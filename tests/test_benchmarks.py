@@ -151,13 +151,15 @@ def test_scan_convolutions_times_every_contender_and_restores_the_engine(tmp_pat
     """A smoke run (two steps per epoch, one round): every contender is built and timed; the switch
     to XLA's gradients is undone afterwards."""
     from aejax.models import common
-    from aejax.train import step
+    from aejax.train import programs, step
+    programs_seeds_unrolled = programs.seeds_unrolled
 
     monkeypatch.setenv("AEJAX_TUNE_MALLOC", "0")  # leave this test process's allocator alone
     out = tmp_path / "scan.json"
     assert _load("scan_convolutions").main(["--n", "256", "--rounds", "1", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())["results"]
-    assert [r["contender"] for r in rows] == ["looped", "scanned (loop)", "scanned (xla)", "2 seeds (loop)",
-                                              "2 seeds (xla)"]
+    assert [r["contender"] for r in rows] == ["looped", "scanned (now)", "scanned (before)", "2 seeds (now)",
+                                              "2 seeds (vmap)", "2 seeds (before)"]
     assert all(r["samples_per_s"] > 0 for r in rows)
     assert step.loop_body_convolutions is common.loop_body_convolutions
+    assert programs.seeds_unrolled is programs_seeds_unrolled

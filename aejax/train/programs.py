@@ -5,7 +5,9 @@
 - :class:`Group`: M tasks (configurations that differ in shape, e.g. ``model.latent_dim``) x S
   seeds in ONE compiled program: each epoch is one ``lax.scan`` over the batches whose body runs,
   for every task, the engine's :func:`~aejax.train.step.batch_step` under ``jax.vmap`` over the
-  seeds; a task whose seeds have all stopped is skipped (``lax.cond``), a stopped run is frozen.
+  seeds (on CPU, for a model with convolutions, each seed's step one after another:
+  :func:`seeds_unrolled`); a task whose seeds have all stopped is skipped (``lax.cond``), a
+  stopped run is frozen.
   Tiny models are bound by per-step overhead, so S x M of them cost little more than one.
 
 Each run of a group gets exactly what a run of its own gets: its seed's data split (stacked
@@ -89,6 +91,20 @@ class Single:
         return self.trainer, self.arrays, self.keys["eval"]
 
 
+def seeds_unrolled(task: Task, example_shape) -> bool:
+    """Whether a :class:`Group` trains ``task``'s seeds one after another inside each step rather than
+    vmapped over them: on CPU, for a model with convolutions. Vmapped over the seeds, each convolution
+    becomes a grouped one, which XLA:CPU runs at about half the speed (the course conv model: 2 or 4
+    seeds vmapped at 0.50-0.62x the samples/s of one run, unrolled at ~0.96-0.99x;
+    ``benchmarks/scan_convolutions.py``); dense models keep the vmap, whose batched matmuls pay."""
+    if jax.default_backend() != "cpu":
+        return False
+    state, keys = abstract_init(task, example_shape, 0)
+    x = jax.ShapeDtypeStruct((1, *example_shape), jnp.float32)
+    jaxpr = jax.make_jaxpr(lambda p, x, k: task.objective(p, x, x, k))(state.params, x, keys["step"])
+    return "conv_general_dilated" in str(jaxpr)
+
+
 class Group:
     """M tasks x S seeds in one program; ``arrays`` are host arrays stacked over seeds [S, N, ...]."""
 
@@ -101,6 +117,7 @@ class Group:
         devices = list(devices or jax.devices())
         # One Trainer per task: the batching rules and the padded evaluation of a single run.
         self.trainers = [Trainer(t, batch_size, eval_batch_size, "mesh", devices=devices) for t in self.tasks]
+        self.unrolled = [seeds_unrolled(t, self.example_shape) for t in self.tasks]
         mesh = self.trainers[0].mesh
         # The seed axis is split over the devices when it divides evenly, else replicated.
         self.sharding = (NamedSharding(mesh, P(AXIS)) if self.n_seeds % len(devices) == 0
@@ -147,7 +164,12 @@ class Group:
             clean = jax.vmap(lambda xs, ib: xs[ib])(x, idx_b)  # [S, B, ...]
             new, mets = [], []
             for j, (task, st) in enumerate(zip(self.tasks, sts)):
-                def run(st, task=task):
+                def run(st, task=task, unrolled=self.unrolled[j]):
+                    if unrolled:  # each seed's own step, one after another: the single run's program
+                        seed = lambda tree, s: jax.tree.map(lambda a: a[s], tree)
+                        steps = [batch_step(task, seed(st, s), clean[s], seed(step_keys, s))
+                                 for s in range(self.n_seeds)]
+                        return jax.tree.map(lambda *a: jnp.stack(a), *steps)
                     return jax.vmap(functools.partial(batch_step, task))(st, clean, step_keys)
 
                 def skip(st, run=run):

@@ -10,9 +10,16 @@ from helpers import digits_group
 RTOL, ATOL = 2e-4, 1e-5
 
 
-def test_group_epochs_with_denoising_keys_equal_the_trainer():
+@pytest.mark.parametrize("conv", [False, True], ids=["dense", "conv"])
+def test_group_epochs_with_denoising_keys_equal_the_trainer(conv):
+    """The conv model's seeds are unrolled on CPU (programs.seeds_unrolled), the dense model's vmapped;
+    the Trainer trains the conv model in its looped epoch (mnist_conv's), with XLA's own gradients."""
     seeds = [3, 4]
-    built, programs, datasets, arrays, _ = digits_group(seeds)
+    built, programs, datasets, arrays, _ = (
+        digits_group(seeds, experiment_name="mnist_conv", model_sets=("model.encoder=[[8,3],[4,3]]",
+                                                                      "model.decoder=[[4,3],[8,3]]"))
+        if conv else digits_group(seeds))
+    assert programs.unrolled == [conv and jax.default_backend() == "cpu"]
     trainer = built.trainer
     state, _ = programs.init()
     seq = []
