@@ -9,18 +9,18 @@ The model is the course's (Conv16-Pool-Conv8-Pool-Conv8-Up-Conv16-Up-Conv1, 3x3
 three switches, each one of the choices behind ``aejax.models.conv.ConvAE``:
 
 - ``pool``: the 2x2 max-pool as a reshape + max over two axes (aejax before),
-  or the elementwise maximum of four strided slices (``common.max_pool_2x2``);
+  or the elementwise maximum of four strided slices (``convolutions.max_pool_2x2``);
 - ``order``: ``act-pool`` (ReLU, then pool) or ``pool-act`` (pool, then ReLU on a
   quarter of the values: equal for any non-decreasing activation);
-- ``enc``: ``conv`` (``nn.Conv``, then the pool), ``pooled`` (``common.PooledConv`` as a
+- ``enc``: ``conv`` (``nn.Conv``, then the pool), ``pooled`` (``convolutions.PooledConv`` as a
   convolution: the bias added after the pool, so the full-resolution output is touched once less)
   or ``rows`` (``PooledConv`` as aejax runs it on CPU: the one-channel first layer through
-  ``common.pooled_conv_rows``, one matmul over the pool-grouped tap rows);
+  ``convolutions.pooled_conv_rows``, one matmul over the pool-grouped tap rows);
 - ``out``: the output convolution on the upsampled image (``nn.Conv``), or
-  ``common.UpConv`` computing ``common.conv_upsampled`` (its taps' products at
+  ``convolutions.UpConv`` computing ``convolutions.conv_upsampled`` (its taps' products at
   the low resolution, then the shifted sums);
 - ``dec``: the second decoder convolution (8 -> 16 channels on the upsampled 7x7 code) as upsample +
-  ``nn.Conv`` (``conv``), or as ``common.UpConv`` computing ``common.conv_upsampled_band`` (``band``:
+  ``nn.Conv`` (``conv``), or as ``convolutions.UpConv`` computing ``convolutions.conv_upsampled_band`` (``band``:
   one matmul per output-row parity against a banded matrix, at the low resolution);
 
 - ``loss``: the per-example mean of the BCE as ``.mean(axis=1)`` (``reduce``: aejax
@@ -35,9 +35,9 @@ includes allocations, is dropped). All variants start from the same parameters
 
 ``--layers`` times one convolution + 2x2 max-pool alone (value and gradient of a ReLU'd weighted
 sum; the kernel's gradient only, or the input's too where marked), as ``conv`` (convolution, then
-``max_pool_2x2``) and as ``rows`` (``pooled_conv_rows``), for the shapes behind ``common.rows_pay``;
+``max_pool_2x2``) and as ``rows`` (``pooled_conv_rows``), for the shapes behind ``convolutions.rows_pay``;
 then one 2x upsample + convolution alone (value and both gradients), as ``conv`` and as ``band``
-(``conv_upsampled_band``), for the shapes behind ``common.band_pays``.
+(``conv_upsampled_band``), for the shapes behind ``convolutions.band_pays``.
 """
 from __future__ import annotations
 
@@ -51,10 +51,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from aejax.models.common import (band_cost, conv_same, conv_upsampled_band, initializer, max_pool_2x2, pooled_conv_rows, PooledConv,
-                                 upsample_2x2, UpConv)
+from aejax.models.common import initializer
+from aejax.models.convolutions import (band_cost, conv_same, conv_upsampled_band, max_pool_2x2, pooled_conv_rows, PooledConv,
+                                       upsample_2x2, UpConv)
 from aejax.models.losses import bce
-from aejax.train.step import make_optimizer
+from aejax.train.optim import make_optimizer
 
 
 def pool_reshape(x):
@@ -164,7 +165,7 @@ def main(argv=None) -> int:
 
 #: (kernel, image side, input channels, output channels, input gradient too): the course's first
 #: layer, other one- and three-channel first layers, and hidden layers of a few channels on either
-#: side of common.rows_pay's bound (k k C_in <= 54 taps).
+#: side of convolutions.rows_pay's bound (k k C_in <= 54 taps).
 LAYERS = [(3, 28, 1, 16, False), (3, 28, 1, 32, False), (4, 28, 1, 64, False), (5, 28, 1, 16, False),
           (3, 64, 1, 16, False), (3, 32, 3, 32, False), (4, 28, 3, 32, False), (3, 28, 4, 16, True),
           (3, 14, 6, 8, True), (3, 14, 8, 16, True), (5, 28, 3, 16, False), (3, 14, 16, 8, True)]
@@ -188,7 +189,7 @@ def layers(batch: int, rounds: int) -> int:
         print(f"{k:>2} {h:>3} {c_in:>4} {c_out:>5} {grads:<13} {a:>8.2f} {b:>8.2f} {a / b:>7.2f}x")
 
     print(f"\n2x upsample + convolution alone (value, kernel and input gradients), batch {batch}: the low-resolution "
-          f"side h, and MACs: band's multiply-adds over the convolution's (common.band_cost)")
+          f"side h, and MACs: band's multiply-adds over the convolution's (convolutions.band_cost)")
     print(f"{'k':>2} {'h':>3} {'C_in':>4} {'C_out':>5} {'MACs':>5} {'conv ms':>8} {'band ms':>8} {'speed-up':>8}")
     for k, h, c_in, c_out in UPSAMPLED:
         z = jnp.asarray(rng.random((batch, h, h, c_in), np.float32))

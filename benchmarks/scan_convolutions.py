@@ -7,7 +7,7 @@
 XLA:CPU rewrites a convolution's gradients into fast forms only at a program's top level; inside
 the ``while`` loop a ``lax.scan`` becomes, it runs them through its generic convolution. The engine
 therefore traces every scanned epoch (``aejax.train.step.scan_steps``) inside
-``aejax.models.common.loop_body_convolutions``, where ``conv_same`` takes ``conv_same_loop``'s
+``aejax.models.convolutions.loop_body_convolutions``, where ``conv_same`` takes ``conv_same_loop``'s
 gradients (a canonical convolution and a matmul). This script times, for an experiment's model
 (``mnist_conv`` by default: the course conv autoencoder, BCE, Keras' Adam), one epoch of:
 

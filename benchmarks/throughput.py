@@ -161,7 +161,6 @@ class TorchEpoch:
         from torch import nn
 
         self.torch = torch
-        self.nn_f = torch.nn.functional
         g = torch.Generator().manual_seed(seed)
         if kind == "dense":
             sizes = [int(np.prod(IMAGE)), *model_cfg["hidden"], model_cfg["latent_dim"],
@@ -204,7 +203,7 @@ class TorchEpoch:
 
     def run(self) -> float:
         """Seconds for one whole epoch (shuffle, then every full batch)."""
-        torch, F = self.torch, self.nn_f
+        torch = self.torch
         t0 = time.perf_counter()
         perm = torch.randperm(self.n, generator=self.gen)
         for i in range(self.n // BATCH):

@@ -23,7 +23,7 @@ The epoch runs as a Python loop over the jitted step (``train.scan_epoch=false``
 the faster path for this model at batch 128 on CPU (a scanned epoch: 0.91-1.04x
 its speed; at batch 256 1.06-1.16x). Inside a ``lax.scan`` XLA:CPU would compute
 the convolutions' gradients with its generic convolution (~3x slower); the engine
-traces scanned epochs with ``common.loop_body_convolutions``, which gives them
+traces scanned epochs with ``convolutions.loop_body_convolutions``, which gives them
 gradients XLA runs fast in a loop (benchmarks/scan_convolutions.py).
 
 Code: :mod:`aejax.projects.course`. Measured: benchmarks/README.md#mnist_conv.

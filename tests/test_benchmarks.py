@@ -150,7 +150,7 @@ def test_course_script_without_the_data_says_how_to_get_it(tmp_path, capsys):
 def test_scan_convolutions_times_every_contender_and_restores_the_engine(tmp_path, monkeypatch):
     """A smoke run (two steps per epoch, one round): every contender is built and timed; the switch
     to XLA's gradients is undone afterwards."""
-    from aejax.models import common
+    from aejax.models import convolutions
     from aejax.train import programs, step
     programs_seeds_unrolled = programs.seeds_unrolled
 
@@ -161,5 +161,5 @@ def test_scan_convolutions_times_every_contender_and_restores_the_engine(tmp_pat
     assert [r["contender"] for r in rows] == ["looped", "scanned (now)", "scanned (before)", "2 seeds (now)",
                                               "2 seeds (vmap)", "2 seeds (before)"]
     assert all(r["samples_per_s"] > 0 for r in rows)
-    assert step.loop_body_convolutions is common.loop_body_convolutions
+    assert step.loop_body_convolutions is convolutions.loop_body_convolutions
     assert programs.seeds_unrolled is programs_seeds_unrolled

@@ -419,10 +419,9 @@ def _lap(timing: dict, name: str, start: tuple[float, float]) -> None:
 
 
 def _one_blas_thread():
-    """numpy's BLAS on one thread during the analysis. On the shared 2-core machine two OpenBLAS
-    threads made the spectra several times slower, small and large: the 100-unit spectrum and its
-    floors 0.23 s on one thread against 2-5 s on two (load average 13); a 12,544-unit code (N = 512)
-    4.4 s against 16.8 s (load average 3.9). Every core is used instead one level up: the shuffled
+    """numpy's BLAS on one thread during the analysis. On a shared 2-core machine two OpenBLAS
+    threads made the spectra several times slower, small and large (benchmarks/README.md, the latent
+    analysis against the code width). Every core is used instead one level up: the shuffled
     floors of a wide code run one per core (:func:`aejax.analysis.spectrum.shuffle_floor`), and JAX's
     encode / decode use their own threads."""
     import contextlib

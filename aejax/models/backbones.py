@@ -29,7 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from aejax.models.common import register, upsample_2x2
+from aejax.models.common import register
+from aejax.models.convolutions import upsample_2x2
 
 
 def _ch(c: int, width: float) -> int:

@@ -22,8 +22,8 @@ from typing import ClassVar, Sequence
 
 import flax.linen as nn
 
-from aejax.models.common import (activation, Conv, initializer, max_pool_2x2, MONOTONE, NORMS, norm_layers, normed,
-                                 PooledConv, register, UpConv)
+from aejax.models.common import activation, initializer, MONOTONE, NORMS, norm_layers, normed, register
+from aejax.models.convolutions import Conv, max_pool_2x2, PooledConv, UpConv
 
 
 @register("conv")

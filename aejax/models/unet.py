@@ -13,7 +13,8 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from aejax.models.common import Conv, max_pool_2x2, register, upsample_2x2
+from aejax.models.common import register
+from aejax.models.convolutions import Conv, max_pool_2x2, upsample_2x2
 
 
 def _block(features: int, name: str):

@@ -34,7 +34,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from aejax.models.common import activation, register, UpConv
+from aejax.models.common import activation, register
+from aejax.models.convolutions import UpConv
 from aejax.models import losses
 
 LOG_2PI = math.log(2.0 * math.pi)

@@ -20,7 +20,8 @@ from aejax import models
 from aejax.errors import UserError
 from aejax.run import experiment as experiment_lib
 from aejax.run.rundir import RunDir
-from aejax.train.step import Task, Trainer, abstract_init, optimizer_from_config
+from aejax.train.optim import optimizer_from_config
+from aejax.train.step import Task, Trainer, abstract_init
 
 
 def load_data(cfg: Mapping, exp: experiment_lib.Experiment | None = None):

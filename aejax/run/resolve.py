@@ -19,7 +19,7 @@ from aejax.run import experiment as experiment_lib
 from aejax.run import sinks
 from aejax.run.experiment import Experiment
 from aejax.run.sweep import fit_name, run_name
-from aejax.train import step
+from aejax.train import optim
 
 #: Settings that do not change a run's results: not part of its default directory name.
 NOT_IN_NAME = ("train.progress", "train.checkpoint_every_s")
@@ -118,12 +118,12 @@ def validate(cfg: Mapping) -> None:
         if not ok:
             raise UserError(f"{key}={json.dumps(config_lib.get(cfg, key))}: expected {expected}")
     try:
-        step.make_optimizer(t["optimizer"], 1e-3)
+        optim.make_optimizer(t["optimizer"], 1e-3)
     except ValueError as e:
         raise UserError(f"train.optimizer: {e}") from None
     sinks.settings(cfg)  # the log section
-    if t.get("lr_schedule", "constant") not in step.LR_SCHEDULES:
-        raise UserError(f"train.lr_schedule={json.dumps(t['lr_schedule'])}: expected one of {list(step.LR_SCHEDULES)}")
+    if t.get("lr_schedule", "constant") not in optim.LR_SCHEDULES:
+        raise UserError(f"train.lr_schedule={json.dumps(t['lr_schedule'])}: expected one of {list(optim.LR_SCHEDULES)}")
 
 
 def default_workdir(exp_name: str, cfg: Mapping, overrides: Iterable[str] = ()) -> Path:

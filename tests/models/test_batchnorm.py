@@ -11,7 +11,8 @@ from aejax.errors import UserError
 from aejax.models import build
 from aejax.models.common import RUNNING
 from aejax.run.rundir import read_metrics
-from aejax.train.step import Task, TrainState, make_optimizer, train_step
+from aejax.train.optim import make_optimizer
+from aejax.train.step import Task, TrainState, train_step
 from helpers import SMALL
 
 

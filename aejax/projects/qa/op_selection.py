@@ -37,7 +37,7 @@ import numpy as np
 from aejax.errors import UserError
 from aejax.models import ACTIVATIONS, register
 from aejax.run.rundir import RunDir, save_figure, save_npz
-from aejax.train.step import make_optimizer
+from aejax.train.optim import make_optimizer
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

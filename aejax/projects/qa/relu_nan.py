@@ -33,7 +33,7 @@ from aejax import models
 from aejax.errors import UserError
 from aejax.models import losses
 from aejax.run.rundir import RunDir, save_figure, save_npz
-from aejax.train.step import with_grad_clipping
+from aejax.train.optim import with_grad_clipping
 
 #: name -> (config overrides on the question's setup, what it is)
 VARIANTS: dict[str, tuple[dict, str]] = {

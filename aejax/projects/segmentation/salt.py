@@ -29,7 +29,7 @@ from aejax import models
 from aejax.errors import UserError
 from aejax.models import losses
 from aejax.run.rundir import RunDir, save_figure
-from aejax.train.step import optimizer_from_config
+from aejax.train.optim import optimizer_from_config
 
 #: loss name -> (logits per pixel, per-example loss of (logits [B, H, W, k], mask [B, H, W] uint8),
 #: predicted salt of logits -> bool [B, H, W])

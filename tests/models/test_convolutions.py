@@ -1,14 +1,14 @@
-"""The fast formulations in aejax.models.common compute what the plain ones do."""
+"""The fast formulations in aejax.models.convolutions compute what the plain ones do."""
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from aejax.models import common
-from aejax.models.common import (band_pays, Conv, conv_same, conv_same_loop, conv_upsampled, conv_upsampled_band,
-                                 loop_body_convolutions, max_pool_2x2, pool_tap_rows, pooled_conv_rows, PooledConv, rows_pay,
-                                 upsample_2x2, UpConv)
+from aejax.models import convolutions
+from aejax.models.convolutions import (band_pays, Conv, conv_same, conv_same_loop, conv_upsampled, conv_upsampled_band,
+                                       loop_body_convolutions, max_pool_2x2, pool_tap_rows, pooled_conv_rows, PooledConv,
+                                       rows_pay, upsample_2x2, UpConv)
 
 
 def _reference_pool(x):
@@ -128,7 +128,7 @@ def test_pooled_conv_both_implementations_agree_and_rows_only_where_they_pay():
 def test_conv_same_loop_gradients_equal_the_convolutions(monkeypatch, tap_matrix, b, h, w, c_in, c_out, k):
     """Odd and even kernels ('same' padding mirrored), the tap matrix and the product per tap."""
     if not tap_matrix:
-        monkeypatch.setattr(common, "TAPS_BYTES", 0)
+        monkeypatch.setattr(convolutions, "TAPS_BYTES", 0)
     kx, kk, kg = jax.random.split(jax.random.key(0), 3)
     x, kernel = jax.random.normal(kx, (b, h, w, c_in)), jax.random.normal(kk, (k, k, c_in, c_out))
     g = jax.random.normal(kg, (b, h, w, c_out))
