@@ -32,7 +32,6 @@ import resource
 import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +49,7 @@ def one(n: int, d: int, seed: int = 0) -> dict:
     import numpy as np
     import scipy.sparse
 
-    from aejax.analysis import run_dir
+    from aejax.analysis import importance, run_dir
 
     rng = np.random.default_rng([seed, d])
     rank = min(20, d // 2)
@@ -67,14 +66,14 @@ def one(n: int, d: int, seed: int = 0) -> dict:
         return (1 / (1 + np.exp(-(p.T @ c.T).T))).reshape(len(c), 28, 28)
 
     x = decode(z) + 0.01 * rng.normal(size=(n, 28, 28)).astype(np.float32)
-    ctx = types.SimpleNamespace(decode=decode, x=x, decode_s=(4 * d + 4 * PIXELS) / run_dir.MEMORY_BW)
+    decode_s = (4 * d + 4 * PIXELS) / run_dir.MEMORY_BW
     rss0 = _rss_mb()
     out = {"n": n, "d": d, "rss_before_mb": round(rss0, 1)}
     with run_dir._one_blas_thread():
         w0, c0 = time.perf_counter(), time.process_time()
         spec, vecs = run_dir._spectrum(z, np.random.default_rng([seed, 12]), zu)
         w1, c1 = time.perf_counter(), time.process_time()
-        imp = run_dir._importance(ctx, z, vecs, run_dir.ABLATION_BUDGET_S)
+        imp = importance.importance_report(z, vecs, decode, x, decode_s, run_dir.ABLATION_BUDGET_S)
         w2, c2 = time.perf_counter(), time.process_time()
     out.update({"form": spec["form"], "spectrum_s": round(w1 - w0, 2), "spectrum_cpu_s": round(c1 - c0, 2),
                 "ablation_s": round(w2 - w1, 2), "ablation_cpu_s": round(c2 - c1, 2),

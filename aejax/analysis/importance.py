@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from aejax.analysis.spectrum import _as_2d
+from aejax.analysis.spectrum import _as_2d, column_mean_var
 
 
 def unit_variance(z) -> np.ndarray:
@@ -170,3 +170,139 @@ def rank_units_then(importance, fallback) -> np.ndarray:
     first = np.flatnonzero(known)[rank_units(imp[known])]
     rest = np.flatnonzero(~known)
     return np.concatenate([first, rest[rank_units(np.asarray(fallback, np.float64)[rest])]]).astype(np.int64)
+
+
+# ---- a run's importance.json -------------------------------------------------------------------
+
+MAX_DIRECTIONS = 128      # eigen-directions ablated one by one (the leading ones)
+MAX_UNITS = 512           # units ablated one by one (a wider code: the highest-variance ones)
+MIN_WIDE = 64             # a wider code ablates at least this many units and directions
+
+
+def k_grid(d: int) -> list[int]:
+    """Values of k for the keep-top-k curves: 0, then about 16 log-spaced values up to D."""
+    ks = np.unique(np.round(np.geomspace(1, d, 16)).astype(int)) if d > 0 else np.array([], int)
+    return [0] + [int(k) for k in ks if k < d] + [int(d)]
+
+
+def importance_report(z: np.ndarray, vecs: np.ndarray, decode: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
+                      decode_s: float, budget_s: float) -> dict:
+    """A run's ``importance.json`` (JSON-able): unit and eigen-direction ablation and keep-top-k curves.
+
+    ``z`` [N, D] codes of the test split, ``vecs`` [D, min(N, D)] their covariance eigenvectors
+    (descending), ``decode`` codes [B, D] -> reconstructions of ``x`` [N, ...], ``decode_s`` the modelled
+    seconds to decode one example and ``budget_s`` the modelled seconds all the decoding may take: they
+    fix the m examples every configuration decodes, and for a code wider than :data:`MAX_UNITS` how
+    many units and directions are ablated one by one (the module docstring of
+    :mod:`aejax.analysis.run_dir` says how)."""
+    n, d = z.shape
+    ks = k_grid(d)
+    var = column_mean_var(z)[1]
+    rank_var = rank_units(var)
+    n_dirs = min(vecs.shape[1], MAX_DIRECTIONS)
+    n_units = d
+    if d > MAX_UNITS:  # a wide code: as many units and directions as the budget allows at 64 examples
+        spare = budget_s / (decode_s * min(n, 64)) - 3 * len(ks) - 12
+        n_units = int(np.clip(spare / 2, MIN_WIDE, MAX_UNITS))
+        n_dirs = int(min(n_dirs, np.clip(spare / 2, MIN_WIDE, MAX_DIRECTIONS)))
+    ablated = np.sort(rank_var[:n_units])  # every unit when D <= MAX_UNITS
+    n_configs = ablated.size + n_dirs + 3 * len(ks) + 12  # + about 12 bisection steps
+    m = int(min(n, max(min(n, 64), budget_s / (decode_s * n_configs))))
+    zs, xs = z[:m], x[:m]
+    units = ablation_importance(zs, decode, xs, units=ablated)
+    increase = np.full(d, np.nan)  # units not ablated (D > MAX_UNITS): NaN
+    increase[ablated] = units["increase"]
+    dirs = ablation_importance(zs, decode, xs, directions=vecs[:, :n_dirs])
+    rank = rank_units_then(increase, var)  # ablated units first, then the rest by variance
+    mean = zs.mean(axis=0)
+    proj = (zs - mean) @ vecs  # [m, min(N, D)]
+    row_bytes = 4 * (d + 3 * int(np.prod(xs.shape[1:])))  # a code, its reconstruction, error, target
+    per_call = max(1, (256 << 20) // max(1, m * row_bytes))  # configurations per decode call
+
+    orders = {"directions": None, "units_by_ablation": rank, "units_by_variance": rank_var}
+    cache: dict = {}
+
+    def codes_kept(key, k):
+        """Codes [m, D] with only the top-k directions / units of ordering ``key`` kept."""
+        if orders[key] is None:
+            return (mean + proj[:, :k] @ vecs[:, :k].T).astype(zs.dtype)
+        c = np.broadcast_to(mean.astype(zs.dtype), zs.shape).copy()
+        c[:, orders[key][:k]] = zs[:, orders[key][:k]]
+        return c
+
+    def fill(pairs):
+        """Test MSE for several (ordering, k) at once: one batched decode, no padding waste."""
+        todo = [p for p in dict.fromkeys(pairs) if p not in cache]
+        for c0 in range(0, len(todo), per_call):  # at most ~256 MB of codes at a time
+            part = todo[c0:c0 + per_call]
+            rec = decode(np.concatenate([codes_kept(*p) for p in part]))  # [len(part) * m, ...]
+            per = mse_per_example(rec, np.concatenate([xs] * len(part)))  # [len(part) * m]
+            for i, p in enumerate(part):
+                cache[p] = float(per[i * m:(i + 1) * m].mean())
+
+    def kept(key, k):
+        """Test MSE with only the top-k directions / units of ordering ``key`` kept."""
+        fill([(key, k)])
+        return cache[key, k]
+
+    fill([(key, k) for key in orders for k in ks])
+    curves = {"k": ks, **{key: [cache[key, k] for k in ks] for key in orders}}
+    out = {
+        "loss": "mse (mean over pixels, per example, then over examples; the test/mse convention)",
+        "examples": m, "decode_us_model": round(decode_s * 1e6, 2),
+        "baseline_loss": units["baseline_loss"],
+        "mean_code_loss": curves["directions"][0],
+        "unit_variance": var.tolist(),
+        "active_units_threshold": 0.01,
+        "active_units": int(np.sum(var > 0.01)),
+        "unit_ablation_increase": increase.tolist(),
+        "units_ablated": int(ablated.size),
+        "unit_selection": "every unit" if ablated.size == d else
+                          f"the {ablated.size} units of largest variance (D > {MAX_UNITS}: as many as the "
+                          f"ablation budget allows at {min(n, 64)} examples, {MIN_WIDE} to {MAX_UNITS}); the "
+                          "others' increase is NaN and they rank after them, by variance",
+        "unit_rank": rank.tolist(),
+        "unit_rank_by_variance": rank_var.tolist(),
+        "top_units": rank[:10].tolist(),
+        "direction_ablation_increase": dirs["increase"].tolist(),
+        "keep_top_k": curves,
+    }
+    live = (var > 0) & ~np.isnan(increase)
+    if live.sum() > 2:
+        out["spearman_variance_vs_ablation"] = spearman(var[live], increase[live])
+    full, none = curves["directions"][-1], curves["directions"][0]
+    for pct in (90, 95, 99):
+        for key, name in (("directions", "modes"), ("units_by_ablation", "units")):
+            out[f"{name}_for_loss_{pct}"] = smallest_k(lambda k: kept(key, k), ks, none, full, pct / 100)
+    return out
+
+
+def smallest_k(loss_at, ks: list, none: float, full: float, target: float):
+    """Smallest k whose loss recovers ``target`` of the reduction ``none - full``.
+
+    Found on the grid ``ks``, then refined by bisection between the bracketing
+    grid points (assumes the loss falls monotonically with k there). None when
+    the full code is no better than the mean code.
+    """
+    if not none > full:
+        return None
+    ok = lambda k: (none - loss_at(k)) / (none - full) >= target - 1e-12
+    hit = [i for i, k in enumerate(ks) if ok(k)]
+    if not hit:
+        return None
+    i = hit[0]
+    if i == 0:
+        return int(ks[0])
+    lo, hi = ks[i - 1], ks[i]  # ok(lo) is False, ok(hi) is True
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    return int(hi)
+
+
+def spearman(a, b) -> float:
+    """Spearman rank correlation of two [M] arrays (ties broken by order; scipy.stats
+    costs seconds to import, this costs microseconds)."""
+    ra = np.argsort(np.argsort(a, kind="stable"), kind="stable").astype(np.float64)
+    rb = np.argsort(np.argsort(b, kind="stable"), kind="stable").astype(np.float64)
+    return float(np.corrcoef(ra, rb)[0, 1])

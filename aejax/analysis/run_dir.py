@@ -56,7 +56,7 @@ decoder, 106 us for the conv decoder, against 10 and 76 us modelled). The
 model, not a clock, decides m, so reruns give the same numbers; m and the
 model are recorded in ``importance.json`` (``examples``, ``decode_us_model``).
 Directions are ablated one at a time for the leading 128 at most, units
-for every unit up to 512 (``MAX_UNITS``). A wider code ablates one by one
+for every unit up to 512 (:data:`aejax.analysis.importance.MAX_UNITS`). A wider code ablates one by one
 as many of its highest-variance units, and of its leading directions, as
 the budget allows at 64 examples (split evenly after the keep-top-k curves;
 64 to 512 units, 64 to 128 directions): the others' increase is NaN in
@@ -98,9 +98,6 @@ from aejax.run.rundir import atomic_write, save_npy
 DEAD_REL = 1e-12          # a unit whose variance is <= DEAD_REL x the largest never changes
 ABLATION_BUDGET_S = 2.0   # modelled CPU-seconds the ablation may spend decoding
 MEMORY_BW = 2e9           # bytes / s: the decode cost model (memory-bound on CPU)
-MAX_DIRECTIONS = 128      # eigen-directions ablated one by one (the leading ones)
-MAX_UNITS = 512           # units ablated one by one (a wider code: the highest-variance ones)
-MIN_WIDE = 64             # a wider code ablates at least this many units and directions
 DECODE_BATCH = 2048       # rows per compiled decode call (one shape, one compile)
 
 
@@ -113,12 +110,6 @@ def _read_json(path: Path) -> dict:
 
 def _write_json(path: Path, obj) -> None:
     atomic_write(path, json.dumps(obj, indent=1, allow_nan=True) + "\n")
-
-
-def k_grid(d: int) -> list[int]:
-    """Values of k for the keep-top-k curves: 0, then about 16 log-spaced values up to D."""
-    ks = np.unique(np.round(np.geomspace(1, d, 16)).astype(int)) if d > 0 else np.array([], int)
-    return [0] + [int(k) for k in ks if k < d] + [int(d)]
 
 
 def _context(run_dir: Path, z: np.ndarray | None, experiment: str | None = None,
@@ -235,121 +226,6 @@ def _spectrum(z: np.ndarray, rng: np.random.Generator, z_untrained=None) -> tupl
     out["eigvec_units_90"] = [int(np.searchsorted(np.cumsum(sq[:, j]), 0.9 - 1e-12) + 1)
                               for j in range(sq.shape[1])]
     return out, vecs
-
-
-def _importance(ctx, z: np.ndarray, vecs: np.ndarray, budget_s: float) -> dict:
-    """importance.json content: unit / direction ablation and keep-top-k curves."""
-    n, d = z.shape
-    ks = k_grid(d)
-    var = spec.column_mean_var(z)[1]
-    rank_var = imp.rank_units(var)
-    n_dirs = min(vecs.shape[1], MAX_DIRECTIONS)
-    n_units = d
-    if d > MAX_UNITS:  # a wide code: as many units and directions as the budget allows at 64 examples
-        spare = budget_s / (ctx.decode_s * min(n, 64)) - 3 * len(ks) - 12
-        n_units = int(np.clip(spare / 2, MIN_WIDE, MAX_UNITS))
-        n_dirs = int(min(n_dirs, np.clip(spare / 2, MIN_WIDE, MAX_DIRECTIONS)))
-    ablated = np.sort(rank_var[:n_units])  # every unit when D <= MAX_UNITS
-    n_configs = ablated.size + n_dirs + 3 * len(ks) + 12  # + about 12 bisection steps
-    m = int(min(n, max(min(n, 64), budget_s / (ctx.decode_s * n_configs))))
-    zs, xs = z[:m], ctx.x[:m]
-    units = imp.ablation_importance(zs, ctx.decode, xs, units=ablated)
-    increase = np.full(d, np.nan)  # units not ablated (D > MAX_UNITS): NaN
-    increase[ablated] = units["increase"]
-    dirs = imp.ablation_importance(zs, ctx.decode, xs, directions=vecs[:, :n_dirs])
-    rank = imp.rank_units_then(increase, var)  # ablated units first, then the rest by variance
-    mean = zs.mean(axis=0)
-    proj = (zs - mean) @ vecs  # [m, min(N, D)]
-    row_bytes = 4 * (d + 3 * int(np.prod(xs.shape[1:])))  # a code, its reconstruction, error, target
-    per_call = max(1, (256 << 20) // max(1, m * row_bytes))  # configurations per decode call
-
-    orders = {"directions": None, "units_by_ablation": rank, "units_by_variance": rank_var}
-    cache: dict = {}
-
-    def codes_kept(key, k):
-        """Codes [m, D] with only the top-k directions / units of ordering ``key`` kept."""
-        if orders[key] is None:
-            return (mean + proj[:, :k] @ vecs[:, :k].T).astype(zs.dtype)
-        c = np.broadcast_to(mean.astype(zs.dtype), zs.shape).copy()
-        c[:, orders[key][:k]] = zs[:, orders[key][:k]]
-        return c
-
-    def fill(pairs):
-        """Test MSE for several (ordering, k) at once: one batched decode, no padding waste."""
-        todo = [p for p in dict.fromkeys(pairs) if p not in cache]
-        for c0 in range(0, len(todo), per_call):  # at most ~256 MB of codes at a time
-            part = todo[c0:c0 + per_call]
-            rec = ctx.decode(np.concatenate([codes_kept(*p) for p in part]))  # [len(part) * m, ...]
-            per = imp.mse_per_example(rec, np.concatenate([xs] * len(part)))  # [len(part) * m]
-            for i, p in enumerate(part):
-                cache[p] = float(per[i * m:(i + 1) * m].mean())
-
-    def kept(key, k):
-        """Test MSE with only the top-k directions / units of ordering ``key`` kept."""
-        fill([(key, k)])
-        return cache[key, k]
-
-    fill([(key, k) for key in orders for k in ks])
-    curves = {"k": ks, **{key: [cache[key, k] for k in ks] for key in orders}}
-    out = {
-        "loss": "mse (mean over pixels, per example, then over examples; the test/mse convention)",
-        "examples": m, "decode_us_model": round(ctx.decode_s * 1e6, 2),
-        "baseline_loss": units["baseline_loss"],
-        "mean_code_loss": curves["directions"][0],
-        "unit_variance": var.tolist(),
-        "active_units_threshold": 0.01,
-        "active_units": int(np.sum(var > 0.01)),
-        "unit_ablation_increase": increase.tolist(),
-        "units_ablated": int(ablated.size),
-        "unit_selection": "every unit" if ablated.size == d else
-                          f"the {ablated.size} units of largest variance (D > {MAX_UNITS}: as many as the "
-                          f"ablation budget allows at {min(n, 64)} examples, {MIN_WIDE} to {MAX_UNITS}); the "
-                          "others' increase is NaN and they rank after them, by variance",
-        "unit_rank": rank.tolist(),
-        "unit_rank_by_variance": rank_var.tolist(),
-        "top_units": rank[:10].tolist(),
-        "direction_ablation_increase": dirs["increase"].tolist(),
-        "keep_top_k": curves,
-    }
-    live = (var > 0) & ~np.isnan(increase)
-    if live.sum() > 2:
-        out["spearman_variance_vs_ablation"] = spearman(var[live], increase[live])
-    full, none = curves["directions"][-1], curves["directions"][0]
-    for pct in (90, 95, 99):
-        for key, name in (("directions", "modes"), ("units_by_ablation", "units")):
-            out[f"{name}_for_loss_{pct}"] = _smallest_k(lambda k: kept(key, k), ks, none, full, pct / 100)
-    return out
-
-
-def _smallest_k(loss_at, ks: list, none: float, full: float, target: float):
-    """Smallest k whose loss recovers ``target`` of the reduction ``none - full``.
-
-    Found on the grid ``ks``, then refined by bisection between the bracketing
-    grid points (assumes the loss falls monotonically with k there). None when
-    the full code is no better than the mean code.
-    """
-    if not none > full:
-        return None
-    ok = lambda k: (none - loss_at(k)) / (none - full) >= target - 1e-12
-    hit = [i for i, k in enumerate(ks) if ok(k)]
-    if not hit:
-        return None
-    i = hit[0]
-    if i == 0:
-        return int(ks[0])
-    lo, hi = ks[i - 1], ks[i]  # ok(lo) is False, ok(hi) is True
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
-    return int(hi)
-
-
-def spearman(a, b) -> float:
-    """Spearman rank correlation of two [M] arrays (ties broken by order; scipy.stats
-    costs seconds to import, this costs microseconds)."""
-    ra = np.argsort(np.argsort(a, kind="stable"), kind="stable").astype(np.float64)
-    rb = np.argsort(np.argsort(b, kind="stable"), kind="stable").astype(np.float64)
-    return float(np.corrcoef(ra, rb)[0, 1])
 
 
 def data_spectrum(x: np.ndarray) -> dict:
@@ -531,7 +407,8 @@ def _analyze(run_dir, *, model, untrained, ablation_budget_s, seed, strict, expe
     importance = None
     if use_model:
         t = _clock()
-        importance = stage("ablation", lambda: _importance(ctx, z, vecs, ablation_budget_s))
+        importance = stage("ablation", lambda: imp.importance_report(z, vecs, ctx.decode, ctx.x, ctx.decode_s,
+                                                                             ablation_budget_s))
         if importance is not None:
             _write_json(out_dir / "importance.json", importance)
         _lap(timing, "ablation", t)

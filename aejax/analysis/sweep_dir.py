@@ -30,6 +30,7 @@ import numpy as np
 
 from aejax import config as config_lib
 from aejax.analysis import subspace
+from aejax.analysis.importance import spearman
 from aejax.errors import UserError
 from aejax.run.rundir import atomic_write, save_figure
 
@@ -86,7 +87,6 @@ def _pair_stats(codes: list, ks: list, imp_vectors: list) -> dict:
     out = {"per_k": per_k, "cka_full": subspace.subspace_agreement(codes, 1)["cka_full"]}
     # Units: is unit u of one seed important in the other? does some unit of the other seed
     # carry the same signal (best |correlation|, for the 10 most important units)?
-    from aejax.analysis.run_dir import spearman
     rho, match = [], []
     for i in range(len(codes)):
         for j in range(i + 1, len(codes)):

@@ -3,13 +3,12 @@ of wide codes (D > N) against the covariance form; the wide-code analysis path; 
 linear regression in the R² table. Pure numpy / scikit-learn, well under a second in all."""
 from __future__ import annotations
 
-import types
 
 import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 
-from aejax.analysis import regression, run_dir, spectrum, subspace
+from aejax.analysis import importance, regression, run_dir, spectrum, subspace
 from helpers import low_rank_codes
 
 
@@ -97,13 +96,12 @@ def test_wide_code_analysis_path(monkeypatch):
     assert out["dead_units"] == 7 and out["modes_above_floor"] == 5 and out["modes_above_untrained_max"] == 5
     assert len(out["noise_floor"]["shuffle_floor"]) == d and len(out["noise_floor"]["reference_floor"]) == d
     assert out["eigenvalues_nonzero"] <= n - 1 and out["modes_90"] <= 5
-    monkeypatch.setattr(run_dir, "MAX_UNITS", 50)
-    monkeypatch.setattr(run_dir, "MIN_WIDE", 20)
+    monkeypatch.setattr(importance, "MAX_UNITS", 50)
+    monkeypatch.setattr(importance, "MIN_WIDE", 20)
     w = rng.normal(size=(d, 12)).astype(np.float32) / np.sqrt(d)
     x = (z @ w).reshape(n, 3, 4)
-    ctx = types.SimpleNamespace(decode=lambda c: (np.asarray(c, np.float32) @ w).reshape(len(c), 3, 4),
-                                x=x, decode_s=1e-6)
-    im = run_dir._importance(ctx, z, vecs, budget_s=1.0)
+    decode = lambda c: (np.asarray(c, np.float32) @ w).reshape(len(c), 3, 4)  # noqa: E731
+    im = importance.importance_report(z, vecs, decode, x, decode_s=1e-6, budget_s=1.0)
     inc = np.asarray(im["unit_ablation_increase"])
     var = z.var(axis=0, ddof=1)
     assert im["units_ablated"] == 50 and np.isnan(inc).sum() == d - 50
@@ -112,8 +110,8 @@ def test_wide_code_analysis_path(monkeypatch):
     assert im["baseline_loss"] == pytest.approx(0.0, abs=1e-10)
     assert im["keep_top_k"]["directions"][-1] == pytest.approx(0.0, abs=1e-8)  # all N directions: exact
     assert im["modes_for_loss_90"] <= 5
-    ctx.decode_s = 1.0  # a slow decoder: the budget leaves the minimum of units and directions
-    slow = run_dir._importance(ctx, z, vecs, budget_s=1.0)
+    # a slow decoder: the budget leaves the minimum of units and directions
+    slow = importance.importance_report(z, vecs, decode, x, decode_s=1.0, budget_s=1.0)
     assert slow["units_ablated"] == 20 and len(slow["direction_ablation_increase"]) == 20
 
 
