@@ -20,11 +20,12 @@ He-uniform default ends slightly below the Keras reference; Keras with
 He-uniform kernels does not gain, so the init's own effect is not established.
 
 The epoch runs as a Python loop over the jitted step (``train.scan_epoch=false``),
-the faster path for this model at batch 128 on CPU (a scanned epoch: 0.91-1.04x
-its speed; at batch 256 1.06-1.16x). Inside a ``lax.scan`` XLA:CPU would compute
-the convolutions' gradients with its generic convolution (~3x slower); the engine
-traces scanned epochs with ``convolutions.loop_body_convolutions``, which gives them
-gradients XLA runs fast in a loop (benchmarks/scan_convolutions.py).
+at batch 128 on CPU at least as fast as a scanned epoch (which is as fast or a little
+faster at batch 256). Inside a ``lax.scan`` XLA:CPU would compute the convolutions'
+gradients with its generic convolution, several times slower; the engine traces
+scanned epochs with ``convolutions.loop_body_convolutions``, which gives them
+gradients XLA runs fast in a loop (benchmarks/scan_convolutions.py; the numbers
+in benchmarks/README.md).
 
 Code: :mod:`aejax.projects.course`. Measured: benchmarks/README.md#mnist_conv.
 """

@@ -94,9 +94,9 @@ class Single:
 def seeds_unrolled(task: Task, example_shape) -> bool:
     """Whether a :class:`Group` trains ``task``'s seeds one after another inside each step rather than
     vmapped over them: on CPU, for a model with convolutions. Vmapped over the seeds, each convolution
-    becomes a grouped one, which XLA:CPU runs at about half the speed, whereas unrolled seeds train as fast as one run
-    (``benchmarks/scan_convolutions.py``; the numbers in benchmarks/README.md); dense models keep the
-    vmap, whose batched matmuls pay. Unrolled, the program holds one step per seed, so its compile time
+    becomes a grouped one, which XLA:CPU runs at about half the speed, whereas unrolled seeds train as
+    fast as one run (``benchmarks/scan_convolutions.py``; the numbers in benchmarks/README.md); dense
+    models keep the vmap, whose batched matmuls pay. Unrolled, the program holds one step per seed, so its compile time
     grows with the seeds."""
     if jax.default_backend() != "cpu":
         return False
