@@ -27,6 +27,15 @@ COLAB_COLUMNS = ["longitude", "latitude", "housing_median_age", "total_rooms", "
                  "population", "households", "median_income", "median_house_value"]
 
 
+def write_idx(path, arr, compress=False):
+    """Write ``arr`` (uint8 values) as an IDX file (gzip-compressed when ``compress``)."""
+    import gzip
+    import struct
+    header = struct.pack(">BBBB", 0, 0, 8, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    raw = header + arr.astype(np.uint8).tobytes()
+    (gzip.open if compress else open)(path, "wb").write(raw)
+
+
 def run_cli(*args, cwd=None, env_extra=None, timeout=300):
     """Run ``python -m aejax ARGS``; returns the CompletedProcess (text output)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", **(env_extra or {}))

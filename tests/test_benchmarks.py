@@ -6,6 +6,9 @@ Timings are never asserted here: speed numbers come from running benchmarks/*.py
 import importlib.util
 import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import jax
@@ -13,6 +16,7 @@ import numpy as np
 import pytest
 
 from aejax.run import builder, experiment
+from helpers import metrics_rows, write_idx
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -145,6 +149,52 @@ def test_course_script_without_the_data_says_how_to_get_it(tmp_path, capsys):
     assert course.main(["--data", str(tmp_path), "--root", str(tmp_path / "runs")]) == 2
     assert "apt-get install -y dataset-fashion-mnist" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()  # nothing started, nothing written
+
+
+def test_course_script_runs_the_three_side_by_side_and_reports_each(tmp_path):
+    """Two epochs of each course run on 300 random images: the conv run starts on every CPU, the other
+    two one after the other pinned to the last CPU; every run finishes and lands in the table."""
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 300), ("t10k", 100)):
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n))
+    out, cpus = tmp_path / "course.json", sorted(os.sched_getaffinity(0))
+    assert _load("course").main(["--data", str(tmp_path), "--epochs", "2", "--root", str(tmp_path / "runs"),
+                                 "--set", "analysis.enabled=false", "--set", "train.progress=false",
+                                 "--json", str(out)]) == 0
+    table = json.loads(out.read_text())
+    rows = {r["experiment"]: r for r in table["runs"]}
+    assert list(rows) == ["mnist_dense", "mnist_conv", "mnist_denoise"]
+    for r in rows.values():
+        assert r["exit"] == 0 and np.isfinite(r["test_mse"])
+        assert len(metrics_rows(tmp_path / "runs" / r["experiment"])) == 2
+    if len(cpus) >= 2:
+        assert table["schedule"].startswith("side by side")
+        assert rows["mnist_conv"]["cpus_at_start"] is None
+        assert rows["mnist_dense"]["cpus_at_start"] == rows["mnist_denoise"]["cpus_at_start"] == cpus[-1:]
+        assert table["total_s"] < sum(r["wall_s"] for r in rows.values())  # they overlapped
+
+
+def test_course_pins_every_thread_and_ignores_a_left_over_metrics_file(tmp_path):
+    course = _load("course")
+    cpus = sorted(os.sched_getaffinity(0))
+    sleeper = "import threading, time; [threading.Thread(target=time.sleep, args=(30,)).start() for _ in range(3)]"
+    proc = subprocess.Popen([sys.executable, "-c", sleeper + "; time.sleep(30)"])
+    try:
+        deadline = time.time() + 30
+        while len(os.listdir(f"/proc/{proc.pid}/task")) < 4 and time.time() < deadline:
+            time.sleep(0.1)  # its three threads have started
+        course.pin(proc.pid, set(cpus[-1:]))
+        tids = os.listdir(f"/proc/{proc.pid}/task")
+        assert len(tids) == 4 and all(os.sched_getaffinity(int(t)) == set(cpus[-1:]) for t in tids)
+    finally:
+        proc.kill()
+        proc.wait()
+    course.pin(proc.pid, set(cpus))  # an ended process: nothing to do, no error
+    old = tmp_path / "metrics.jsonl"
+    old.write_text('{"epoch": 1}\n')
+    assert course.written_since(old, old.stat().st_mtime) and not course.written_since(old, time.time() + 1)
+    assert not course.written_since(tmp_path / "missing.jsonl", 0.0)
 
 
 def test_scan_convolutions_times_every_contender_and_restores_the_engine(tmp_path, monkeypatch):

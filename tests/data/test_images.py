@@ -1,18 +1,11 @@
 """aejax.data.images: the image sources (idx:DIR, tfds:NAME) and their errors."""
-import gzip
-import struct
 
 import numpy as np
 import pytest
 
 from aejax import data
 from aejax.errors import UserError
-
-
-def _write_idx(path, arr, compress):
-    header = struct.pack(">BBBB", 0, 0, 8, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
-    raw = header + arr.astype(np.uint8).tobytes()
-    (gzip.open if compress else open)(path, "wb").write(raw)
+from helpers import write_idx
 
 
 @pytest.fixture
@@ -20,8 +13,8 @@ def idx_dir(tmp_path):
     rng = np.random.default_rng(0)
     for prefix, n, gz in (("train", 50, True), ("t10k", 20, False)):
         suffix = ".gz" if gz else ""
-        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n, 28, 28)), gz)
-        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte{suffix}", rng.integers(0, 10, n), gz)
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n, 28, 28)), gz)
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte{suffix}", rng.integers(0, 10, n), gz)
     return tmp_path
 
 
