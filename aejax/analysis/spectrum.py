@@ -128,7 +128,8 @@ def pca(x, k: int | None = None, *, vectors: bool = True, form: str = "auto") ->
       O(N P^2 + P^3), used when P <= N;
     - ``gram``: the centred Gram matrix ``Xc Xc^T / (N - 1)`` [N, N] (same non-zero eigenvalues);
       costs O(N^2 P + N^3), used when P > N. The axes are ``Xc^T u_i / sqrt((N - 1) lambda_i)``;
-      axes of numerically zero variance (lambda_i <= 1e-20 lambda_1) come out as zero vectors.
+      axes of numerically zero variance (lambda_i <= N eps lambda_1, within the round-off of the
+      Gram's eigendecomposition, eps = float64's) come out as zero vectors.
 
     ``form`` forces one of them ('auto': the cheaper). Memory: the matrix of the chosen form plus
     the components; a float32 ``x`` is converted to float64 a column block at a time in the Gram
@@ -177,7 +178,8 @@ def pca(x, k: int | None = None, *, vectors: bool = True, form: str = "auto") ->
         w, u = np.linalg.eigh(g)
         w, u = w[::-1][:kmax], u[:, ::-1][:, :k]  # [kmax], [N, k]
         s = np.sqrt(np.clip(w[:k], 0.0, None) * (n - 1))  # singular values of Xc
-        keep = s > max(s[0], 0.0) * 1e-10 if k else np.zeros(0, bool)
+        # eigh's round-off on G is ~N eps lambda_1, of either sign: below that a direction is noise.
+        keep = w[:k] > max(w[0], 0.0) * n * np.finfo(np.float64).eps if k else np.zeros(0, bool)
         v = np.zeros((p, k))
         if keep.any():
             uk = u[:, keep] / s[keep]  # [N, k']
