@@ -90,7 +90,7 @@ class Run:
         self.log = Path(args.root) / f"{exp}.log"
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.cpus = sorted(cpus) if cpus else None
-        where = f"  (CPUs {','.join(map(str, sorted(cpus)))})" if cpus else ""
+        where = f"  (CPUs {','.join(map(str, self.cpus))})" if cpus else ""
         print(f"[{datetime.datetime.now():%H:%M:%S}] {' '.join(cmd[1:])}{where}", flush=True)
         self.t0, self.wall = time.perf_counter(), None
         self.started = time.time()

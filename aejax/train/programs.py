@@ -96,8 +96,8 @@ def seeds_unrolled(task: Task, example_shape) -> bool:
     vmapped over them: on CPU, for a model with convolutions. Vmapped over the seeds, each convolution
     becomes a grouped one, which XLA:CPU runs at about half the speed, whereas unrolled seeds train as
     fast as one run (``benchmarks/scan_convolutions.py``; the numbers in benchmarks/README.md); dense
-    models keep the vmap, whose batched matmuls pay. Unrolled, the program holds one step per seed, so its compile time
-    grows with the seeds."""
+    models keep the vmap, whose batched matmuls pay. Unrolled, the program holds one step per seed,
+    so its compile time grows with the seeds."""
     if jax.default_backend() != "cpu":
         return False
     state, keys = abstract_init(task, example_shape, 0)
