@@ -35,6 +35,13 @@ which is shared and noisy here, hits them alike):
   contender alike (PyTorch's loop runs in the same process); ``--malloc glibc``
   leaves glibc's defaults.
 - **matmul**: numpy fp32 ``(2048 x 2048) @ (2048 x 2048)``, 2 * 2048^3 FLOP.
+- **dense matmuls** (with the dense model): numpy doing exactly the dense model's
+  training matmuls at its shapes and batch, nothing else (per batch: each layer's
+  forward product, weight gradient ``h.T @ g`` and input gradient ``g @ W.T``, none
+  for the first layer's input), on the same number of samples as the aejax epoch:
+  what OpenBLAS reaches on the model's own products (a ``[256, 100] x [100, 200]``
+  product runs far below a 2048^3 one). Printed as a second roofline for the dense
+  model, beside the 2048^3 one.
 
 FLOP counts (analytic, per training sample), forward FLOPs F = sum over layers
 of 2 * (multiply-adds): dense 2 * in * out; conv 2 * H_out * W_out * k * k * C_in
@@ -44,7 +51,9 @@ none): ``train = 3 F - F_first``. Elementwise work (activations, pooling,
 Adam) is not counted. The plain "3 x forward" figure is printed beside it, and
 XLA's own count (``compiled.cost_analysis()['flops']`` of the epoch program,
 whose scan body XLA counts once, i.e. one batch) as a cross-check.
-Percent of roofline = achieved GFLOP/s / numpy matmul GFLOP/s of the same run.
+Percent of roofline = achieved GFLOP/s / numpy matmul GFLOP/s of the same run;
+for the dense model also / numpy's GFLOP/s on the model's own matmuls ("% model
+matmuls").
 """
 from __future__ import annotations
 
@@ -101,6 +110,36 @@ def matmul_seconds(a: np.ndarray, b: np.ndarray) -> float:
     t = time.perf_counter()
     a @ b
     return time.perf_counter() - t
+
+
+class DenseMatmuls:
+    """numpy fp32 doing the dense model's training matmuls (``sizes`` = 784, ..., 784) on ``n`` samples."""
+
+    def __init__(self, sizes, n: int, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        self.w = [rng.standard_normal((a, b), np.float32) * 0.05 for a, b in zip(sizes[:-1], sizes[1:])]
+        self.x = rng.random((n // BATCH, BATCH, sizes[0]), np.float32)  # the ragged last batch dropped
+        self.h = [np.empty((BATCH, b), np.float32) for b in sizes[1:]]  # layer outputs
+        self.gw = [np.empty_like(w) for w in self.w]  # weight gradients
+        self.gx = [np.empty((BATCH, a), np.float32) for a in sizes[1:-1]]  # input gradients of layers 1..
+        self.samples = self.x.shape[0] * BATCH
+        self.run()
+
+    def run(self) -> float:
+        """Seconds for the products of one epoch (written into preallocated arrays)."""
+        w, h, gw, gx = self.w, self.h, self.gw, self.gx
+        t0 = time.perf_counter()
+        for x in self.x:
+            inputs = [x, *h[:-1]]
+            for i, wi in enumerate(w):
+                np.matmul(inputs[i], wi, out=h[i])
+            g = h[-1]  # stands for the output's gradient (the same shape)
+            for i in reversed(range(len(w))):
+                np.matmul(inputs[i].T, g, out=gw[i])
+                if i:
+                    np.matmul(g, w[i].T, out=gx[i - 1])
+                    g = gx[i - 1]
+        return time.perf_counter() - t0
 
 
 class JaxEpoch:
@@ -285,6 +324,9 @@ def main(argv=None) -> int:
           flush=True)
     n_of = {"dense": n_dense, "conv": n_conv}
     contenders = {f"aejax {k}": JaxEpoch(f"mnist_{k}", n_of[k]) for k in kinds}
+    blas = {}  # numpy contenders: a pause after each, like the 2048^3 matmul's
+    if "dense" in kinds:
+        blas["numpy dense-matmuls"] = DenseMatmuls(dense_sizes, n_dense)
     if args.steps:  # the other epoch path of each model
         for k in kinds:
             other = not contenders[f"aejax {k}"].scan
@@ -304,24 +346,34 @@ def main(argv=None) -> int:
     b = np.random.default_rng(1).random((2048, 2048), np.float32)
     matmul_seconds(a, b)  # warm-up
 
-    times: dict[str, list[float]] = {k: [] for k in contenders}
+    times: dict[str, list[float]] = {k: [] for k in (*contenders, *blas)}
     times["matmul"] = []
-    order = ["matmul", *[k for k in contenders if k.endswith("dense")], *[k for k in contenders if k.endswith("conv")]]
+    order = ["matmul", *blas, *[k for k in contenders if k.endswith("dense")],
+             *[k for k in contenders if k.endswith("conv")]]
     for r in range(rounds):
         for name in order:
             if name == "matmul":
                 times[name] += [matmul_seconds(a, b) for _ in range(3)]
+            elif name in blas:
+                times[name].append(blas[name].run())
+            else:
+                times[name].append(contenders[name].run())
+            if name == "matmul" or name in blas:
                 # OpenBLAS's threads spin for a while after a call: on 2 cores they would take one
                 # from the next contender (measured: the conv epoch 5.3k samples/s right after, 6.7k with the pause).
                 time.sleep(BLAS_IDLE_S)
-            else:
-                times[name].append(contenders[name].run())
         print(f"round {r + 1}/{rounds}: " + "  ".join(
             f"{k}={times[k][-1]:.3f}s" for k in order), flush=True)
     load_end = os.getloadavg()
 
     matmul_gflops = 2 * 2048 ** 3 / statistics.median(times["matmul"]) / 1e9
     results = {"matmul": {"gflops": matmul_gflops, "median_s": statistics.median(times["matmul"])}}
+    model_gflops = {}  # kind -> GFLOP/s numpy reaches on that model's own training matmuls
+    for name, c in blas.items():
+        med = statistics.median(times[name])
+        model_gflops["dense"] = c.samples * flops["dense"] / med / 1e9
+        results[name] = {"median_epoch_s": med, "samples_per_epoch": c.samples, "gflops": model_gflops["dense"],
+                         "pct_matmul": 100 * model_gflops["dense"] / matmul_gflops}
     for name, c in contenders.items():
         kind = name.split()[-1]
         med = statistics.median(times[name])
@@ -329,6 +381,8 @@ def main(argv=None) -> int:
         results[name] = {"samples_per_s": sps, "median_epoch_s": med, "samples_per_epoch": c.samples,
                          "gflops": sps * flops[kind] / 1e9,
                          "pct_matmul": 100 * sps * flops[kind] / 1e9 / matmul_gflops}
+        if kind in model_gflops:
+            results[name]["pct_model_matmuls"] = 100 * sps * flops[kind] / 1e9 / model_gflops[kind]
         if isinstance(c, JaxEpoch):
             results[name]["compile_s"] = c.compile_s
             results[name]["xla_flops_per_sample"] = c.xla_flops_per_sample
@@ -340,11 +394,17 @@ def main(argv=None) -> int:
               f"(forward F = {sum(fwd[kind]) / 1e6:.3f} M; plain 3*F = {3 * sum(fwd[kind]) / 1e6:.3f} M; "
               f"XLA cost_analysis = {results[f'aejax {kind}']['xla_flops_per_sample'] / 1e6:.3f} M)")
     print()
-    print(f"{'contender':<20} {'samples/s':>10} {'epoch s':>8} {'GFLOP/s':>8} {'% matmul':>8}")
+    for name in blas:
+        print(f"{name}: the dense model's training matmuls alone, in numpy: {results[name]['gflops']:.1f} "
+              f"GFLOP/s = {results[name]['pct_matmul']:.1f} % of the 2048^3 matmul")
+    print()
+    print(f"{'contender':<20} {'samples/s':>10} {'epoch s':>8} {'GFLOP/s':>8} {'% matmul':>8}"
+          + (f" {'% model matmuls':>15}" if blas else ""))
     for name in contenders:
         r = results[name]
         print(f"{name:<20} {r['samples_per_s']:>10.0f} {r['median_epoch_s']:>8.3f} {r['gflops']:>8.1f} "
-              f"{r['pct_matmul']:>7.1f}%")
+              f"{r['pct_matmul']:>7.1f}%" + (f" {r['pct_model_matmuls']:>14.1f}%" if "pct_model_matmuls" in r
+                                             else ""))
     ratios = {}
     if not args.no_torch:
         print()

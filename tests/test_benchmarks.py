@@ -48,6 +48,26 @@ def test_flop_counts_by_hand():
     assert sum(tp.conv_forward_flops(layers)) == 2 * 9 * (784 * 16 + 196 * 128 + 49 * 64 + 196 * 128 + 784 * 16)
 
 
+def test_dense_matmuls_does_the_models_training_products(monkeypatch):
+    """The numpy roofline at the dense model's shapes multiplies exactly the FLOPs counted for it:
+    forward, weight gradients, input gradients but the first layer's."""
+    tp = _load("throughput")
+    sizes = [784, 400, 200, 100, 200, 400, 784]
+    ref = tp.DenseMatmuls(sizes, n=tp.BATCH * 2 + 3)  # two batches; the ragged rest is dropped
+    done, matmul = [], np.matmul
+
+    def counting(a, b, out=None):
+        assert out is not None and out.shape == (a.shape[0], b.shape[1])
+        done.append(2 * a.shape[0] * a.shape[1] * b.shape[1])
+        return matmul(a, b, out=out)
+
+    monkeypatch.setattr(np, "matmul", counting)
+    ref.run()
+    assert ref.samples == 2 * tp.BATCH
+    assert len(done) == 2 * (3 * 6 - 1)
+    assert sum(done) == ref.samples * tp.train_flops(tp.dense_forward_flops(sizes)) == ref.samples * 4_336_000
+
+
 @pytest.mark.parametrize("kind", ["dense", "conv"])
 def test_torch_reference_matches_aejax_params(kind):
     pytest.importorskip("torch")
