@@ -296,6 +296,24 @@ def _pooled_conv_rows_bwd(res, g):
 pooled_conv_rows.defvjp(_pooled_conv_rows_fwd, _pooled_conv_rows_bwd)
 
 
+def materialized(x, param):
+    """``x`` itself, computed once into its own buffer on CPU (the values are untouched).
+
+    XLA fuses cheap elementwise producers into each consumer, so a consumer that reads ``x`` in another
+    order recomputes ``x`` there: the next convolution's kernel gradient reads a pooled layer's output
+    transposed, and recomputing the bias, pool and activation from the layer's product while transposing
+    costs about twice reading the stored array (benchmarks/README.md). XLA does not fuse across a
+    conditional, and JAX's ``optimization_barrier`` does not last until fusion, so on CPU ``x`` passes
+    through a ``cond`` whose predicate the compiler cannot know: whether ``param`` (a parameter, the same
+    on every device, so no device waits for another) starts with a NaN. Either branch returns ``x``
+    exactly (``x * 1.0`` is ``x`` for every float); they differ only so that the conditional is not
+    simplified away. GPUs and TPUs get ``x`` as it is (a conditional there may wait for the host).
+    """
+    if jax.default_backend() != "cpu":
+        return x
+    return jax.lax.cond(jnp.isnan(param.reshape(-1)[0]), lambda a: a * 1.0, lambda a: a, x)
+
+
 def rows_pay(k: int, c_in: int, hw: tuple[int, int]) -> bool:
     """Whether :func:`pooled_conv_rows` beats convolution + pool here: on CPU, for an even image and rows
     of at most 54 taps (k k C_in: a grayscale or RGB first layer, a layer of a few channels).
@@ -323,9 +341,10 @@ class PooledConv(nn.Module):
         impl = self.impl
         if impl == "auto":
             impl = "rows" if rows_pay(self.kernel_size, x.shape[-1], x.shape[1:3]) else "conv"
+        # Stored once either way: the next layer's kernel gradient reads it transposed.
         if impl == "rows":
-            return pooled_conv_rows(x, kernel) + bias
-        return max_pool_2x2(conv_same(x, kernel)) + bias
+            return materialized(pooled_conv_rows(x, kernel) + bias, bias)
+        return materialized(max_pool_2x2(conv_same(x, kernel)) + bias, bias)
 
 
 class UpConv(nn.Module):

@@ -7,7 +7,7 @@ import pytest
 
 from aejax.models import convolutions
 from aejax.models.convolutions import (band_pays, Conv, conv_same, conv_same_loop, conv_upsampled, conv_upsampled_band,
-                                       loop_body_convolutions, max_pool_2x2, pool_tap_rows, pooled_conv_rows, PooledConv,
+                                       loop_body_convolutions, materialized, max_pool_2x2, pool_tap_rows, pooled_conv_rows, PooledConv,
                                        rows_pay, upsample_2x2, UpConv)
 
 
@@ -109,6 +109,21 @@ def test_pooled_conv_rows_shares_the_gradient_of_tied_maxima():
     mine = grad(pooled_conv_rows)
     np.testing.assert_allclose(mine, grad(lambda x, kern: max_pool_2x2(conv_same(x, kern))), atol=1e-6)
     np.testing.assert_allclose(mine[1, 1, 0], [4.0, 4.0])  # four windows, each maximum's gradient once in all
+
+
+def test_materialized_is_the_identity_and_keeps_its_conditional_on_cpu():
+    """Every float comes back bitwise (NaN, infinities, -0), whatever the parameter holds; the
+    gradient passes through; on CPU the compiled program keeps the conditional that stops XLA from
+    fusing the producer into a consumer (if XLA ever simplified it away, only the speed would go)."""
+    x = jnp.array([[-0.0, 0.0, jnp.nan], [jnp.inf, -jnp.inf, 1.5e-42]], jnp.float32)
+    for param in (jnp.zeros(3), jnp.full(3, jnp.nan)):
+        y = jax.jit(materialized)(x, param)
+        np.testing.assert_array_equal(np.asarray(y).view(np.uint32), np.asarray(x).view(np.uint32))
+    g = jax.grad(lambda v: jnp.sum(materialized(v, jnp.zeros(2)) * jnp.arange(4.0)))(jnp.ones(4))
+    np.testing.assert_array_equal(g, jnp.arange(4.0))
+    hlo = jax.jit(lambda v, p: jnp.transpose(materialized(jnp.maximum(v, 0) + 1, p))).lower(
+        jnp.ones((8, 4)), jnp.zeros(4)).compile().as_text()
+    assert (" conditional(" in hlo) == (jax.default_backend() == "cpu")
 
 
 def test_pooled_conv_both_implementations_agree_and_rows_only_where_they_pay():
