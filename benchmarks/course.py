@@ -2,7 +2,7 @@
 on full Fashion-MNIST (54,000 train / 6,000 validation / 10,000 test images).
 
     apt-get install -y dataset-fashion-mnist        # once: the IDX files under /usr/share/datasets
-    .venv/bin/python benchmarks/course.py           # ~23-24 min on 2 cores (2026-11-30)
+    .venv/bin/python benchmarks/course.py           # 21.7-23.9 min on 2 cores (2026-11-30)
     .venv/bin/python benchmarks/course.py --epochs 5 --root /tmp/course   # a short rehearsal
 
 Each experiment runs as ``aejax run <exp> --set data.name=idx:<dir> --set train.epochs=<E>

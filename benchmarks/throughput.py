@@ -324,9 +324,8 @@ def main(argv=None) -> int:
           flush=True)
     n_of = {"dense": n_dense, "conv": n_conv}
     contenders = {f"aejax {k}": JaxEpoch(f"mnist_{k}", n_of[k]) for k in kinds}
-    blas = {}  # numpy contenders: a pause after each, like the 2048^3 matmul's
-    if "dense" in kinds:
-        blas["numpy dense-matmuls"] = DenseMatmuls(dense_sizes, n_dense)
+    dense_matmuls = DenseMatmuls(dense_sizes, n_dense) if "dense" in kinds else None  # numpy, as the matmul
+    numpy_runs = ["matmul"] + (["numpy dense-matmuls"] if dense_matmuls else [])  # a pause after each
     if args.steps:  # the other epoch path of each model
         for k in kinds:
             other = not contenders[f"aejax {k}"].scan
@@ -346,19 +345,18 @@ def main(argv=None) -> int:
     b = np.random.default_rng(1).random((2048, 2048), np.float32)
     matmul_seconds(a, b)  # warm-up
 
-    times: dict[str, list[float]] = {k: [] for k in (*contenders, *blas)}
-    times["matmul"] = []
-    order = ["matmul", *blas, *[k for k in contenders if k.endswith("dense")],
+    times: dict[str, list[float]] = {k: [] for k in (*numpy_runs, *contenders)}
+    order = [*numpy_runs, *[k for k in contenders if k.endswith("dense")],
              *[k for k in contenders if k.endswith("conv")]]
     for r in range(rounds):
         for name in order:
             if name == "matmul":
                 times[name] += [matmul_seconds(a, b) for _ in range(3)]
-            elif name in blas:
-                times[name].append(blas[name].run())
+            elif name == "numpy dense-matmuls":
+                times[name].append(dense_matmuls.run())
             else:
                 times[name].append(contenders[name].run())
-            if name == "matmul" or name in blas:
+            if name in numpy_runs:
                 # OpenBLAS's threads spin for a while after a call: on 2 cores they would take one
                 # from the next contender (measured: the conv epoch 5.3k samples/s right after, 6.7k with the pause).
                 time.sleep(BLAS_IDLE_S)
@@ -369,11 +367,12 @@ def main(argv=None) -> int:
     matmul_gflops = 2 * 2048 ** 3 / statistics.median(times["matmul"]) / 1e9
     results = {"matmul": {"gflops": matmul_gflops, "median_s": statistics.median(times["matmul"])}}
     model_gflops = {}  # kind -> GFLOP/s numpy reaches on that model's own training matmuls
-    for name, c in blas.items():
-        med = statistics.median(times[name])
-        model_gflops["dense"] = c.samples * flops["dense"] / med / 1e9
-        results[name] = {"median_epoch_s": med, "samples_per_epoch": c.samples, "gflops": model_gflops["dense"],
-                         "pct_matmul": 100 * model_gflops["dense"] / matmul_gflops}
+    if dense_matmuls:
+        med = statistics.median(times["numpy dense-matmuls"])
+        model_gflops["dense"] = dense_matmuls.samples * flops["dense"] / med / 1e9
+        results["numpy dense-matmuls"] = {"median_epoch_s": med, "samples_per_epoch": dense_matmuls.samples,
+                                          "gflops": model_gflops["dense"],
+                                          "pct_matmul": 100 * model_gflops["dense"] / matmul_gflops}
     for name, c in contenders.items():
         kind = name.split()[-1]
         med = statistics.median(times[name])
@@ -394,12 +393,13 @@ def main(argv=None) -> int:
               f"(forward F = {sum(fwd[kind]) / 1e6:.3f} M; plain 3*F = {3 * sum(fwd[kind]) / 1e6:.3f} M; "
               f"XLA cost_analysis = {results[f'aejax {kind}']['xla_flops_per_sample'] / 1e6:.3f} M)")
     print()
-    for name in blas:
-        print(f"{name}: the dense model's training matmuls alone, in numpy: {results[name]['gflops']:.1f} "
-              f"GFLOP/s = {results[name]['pct_matmul']:.1f} % of the 2048^3 matmul")
+    if dense_matmuls:
+        r = results["numpy dense-matmuls"]
+        print(f"numpy dense-matmuls: the dense model's training matmuls alone, in numpy: {r['gflops']:.1f} "
+              f"GFLOP/s = {r['pct_matmul']:.1f} % of the 2048^3 matmul")
     print()
     print(f"{'contender':<20} {'samples/s':>10} {'epoch s':>8} {'GFLOP/s':>8} {'% matmul':>8}"
-          + (f" {'% model matmuls':>15}" if blas else ""))
+          + (f" {'% model matmuls':>15}" if dense_matmuls else ""))
     for name in contenders:
         r = results[name]
         print(f"{name:<20} {r['samples_per_s']:>10.0f} {r['median_epoch_s']:>8.3f} {r['gflops']:>8.1f} "

@@ -306,8 +306,10 @@ def materialized(x, param):
     conditional, and JAX's ``optimization_barrier`` does not last until fusion, so on CPU ``x`` passes
     through a ``cond`` whose predicate the compiler cannot know: whether ``param`` (a parameter, the same
     on every device, so no device waits for another) starts with a NaN. Either branch returns ``x``
-    exactly (``x * 1.0`` is ``x`` for every float); they differ only so that the conditional is not
-    simplified away. GPUs and TPUs get ``x`` as it is (a conditional there may wait for the host).
+    exactly (``x * 1.0`` is ``x``, NaNs, infinities and signed zeros included; only a signalling NaN
+    would come back quiet, and that branch runs only once the parameter is NaN); they differ only so
+    that the conditional is not simplified away. GPUs and TPUs get ``x`` as it is (a conditional there
+    may wait for the host).
     """
     if jax.default_backend() != "cpu":
         return x
